@@ -1,0 +1,1 @@
+"""Model backends: loading hub or local VLMs, tiny offline models, and generation."""

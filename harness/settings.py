@@ -1,0 +1,52 @@
+"""Runtime settings, read from ``LADDER_*`` environment variables.
+
+Built by :func:`get_settings` on demand, never at import time, so tests and subprocesses can
+change the environment before anything reads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the harness reads from the environment (prefix ``LADDER_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LADDER_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".ladder"),
+        description="Root of all state the harness writes: caches, tiny models, artifacts, the SQLite db.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the results store; default: SQLite file under data_dir.",
+    )
+    hf_cache_dir: Path | None = Field(
+        default=None,
+        description="Where hub models and datasets are cached; default: the Hugging Face default.",
+    )
+    offline: bool = Field(
+        default=False,
+        description="Refuse any hub download (sets HF_HUB_OFFLINE for the libraries we call).",
+    )
+
+    @property
+    def tiny_models_dir(self) -> Path:
+        return self.data_dir / "tiny-models"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'ladder.db').resolve()}"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the current environment (cheap; call where needed)."""
+    return Settings()

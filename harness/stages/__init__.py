@@ -1,0 +1,1 @@
+"""The protocol's stages: rubric audit, self-DPO, exact-match evaluation."""

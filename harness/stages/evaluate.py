@@ -1,0 +1,57 @@
+"""Exact-match evaluation: greedy answers from a student, scored by the task's own scorer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+from rich.progress import Progress
+
+from harness.metrics import Proportion, proportion
+from harness.models.generate import generate
+from harness.tasks import Item, Task
+
+logger = logging.getLogger(__name__)
+
+
+class EvalConfig(BaseModel):
+    """How a student is evaluated."""
+
+    batch_size: int = Field(default=16, ge=1, description="Prompts per generate() call.")
+    max_new_tokens: int = Field(default=16, ge=1, description="Longest answer generated.")
+
+
+class Prediction(BaseModel):
+    """One item's greedy answer and the scorer's decision."""
+
+    item_id: str
+    response: str
+    parsed: str | None
+    correct: bool
+    method: str
+
+
+class EvalResult(BaseModel):
+    predictions: list[Prediction]
+    accuracy: Proportion
+
+
+def evaluate(model, processor, task: Task, items: Sequence[Item], config: EvalConfig | None = None,
+             progress: Progress | None = None) -> EvalResult:
+    """Greedy-decode every item and score it with ``task.score`` on the hub row."""
+    config = config or EvalConfig()
+    predictions: list[Prediction] = []
+    bar = progress.add_task(f"eval {task.name}", total=len(items)) if progress else None
+    for start in range(0, len(items), config.batch_size):
+        batch = items[start:start + config.batch_size]
+        outs = generate(model, processor, [(it.images, it.prompt) for it in batch],
+                        max_new_tokens=config.max_new_tokens)
+        for it, (response,) in zip(batch, outs, strict=True):
+            s = task.score_item(response, it)
+            predictions.append(Prediction(item_id=it.id, response=response, correct=s.correct, method=s.method,
+                                          parsed=None if s.parsed is None else str(s.parsed)))
+        if progress is not None:
+            progress.advance(bar, len(batch))
+    k = sum(p.correct for p in predictions)
+    return EvalResult(predictions=predictions, accuracy=proportion(k, len(predictions)))

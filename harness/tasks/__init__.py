@@ -1,0 +1,35 @@
+"""The benchmarks: hub sources, items, standard prompts and official-equivalent scorers.
+
+``get_task("mmmu").score(response, row)`` decides correctness on a row in the hub schema.
+Tasks are pure: no models, no database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.registry import Registry
+from harness.tasks.base import HubSource, Item, Task
+from harness.tasks.scoring import Score
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: register a task under its ``name``."""
+    return TASKS.register(cls.name)(cls)
+
+
+def get_task(name: str, **options: Any) -> Task:
+    """An instance of the task registered as ``name`` (options go to its constructor)."""
+    return TASKS.get(name)(**options)
+
+
+def list_tasks() -> list[str]:
+    return TASKS.names()
+
+
+# Importing the modules registers the tasks.
+from harness.tasks import blink, mathvista, mmmu, shapes  # noqa: E402, F401
+
+__all__ = ["HubSource", "Item", "Score", "Task", "TASKS", "get_task", "list_tasks", "register_task"]

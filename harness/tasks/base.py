@@ -1,0 +1,124 @@
+"""What every task provides: a hub source, items in one model, a prompt, a scorer, splits.
+
+A task turns rows of its hub dataset (in the hub's own schema) into :class:`Item` objects and
+scores a model's response against a row with a pure function. Tasks know no models and no
+database.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.tasks.scoring import Score
+from harness.tasks.splits import SplitName, SplitSpec, assign_splits
+
+logger = logging.getLogger(__name__)
+
+AnswerType = Literal["choice", "integer", "float", "text", "list"]
+
+
+class HubSource(BaseModel):
+    """Where a task's data lives on the hub; the one place its id and revision are written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repo_id: str = Field(description="Dataset repository id on the Hugging Face hub.")
+    revision: str = Field(
+        description="Git revision loaded. A branch name is resolved to a commit and recorded "
+        "in provenance at load time (see harness.tasks.loading)."
+    )
+    split: str = Field(description="The dataset split the protocol uses.")
+    configs: tuple[str, ...] = Field(
+        default=(), description="Builder configs (subjects/subtasks) to concatenate; () means the default."
+    )
+
+
+class Item(BaseModel):
+    """One benchmark question with its images, normalised across tasks.
+
+    ``row`` keeps the hub row (without image payloads) because the scorers decide on the hub
+    schema exactly as the official evaluation code does.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    task: str
+    id: str
+    images: list[Image.Image] = Field(repr=False)
+    question: str
+    options: list[str] = Field(default_factory=list, description="Choice texts, in letter order.")
+    answer: str = Field(description="The gold answer as the hub stores it.")
+    answer_type: AnswerType
+    precision: int | None = Field(default=None, description="Decimal places for float answers.")
+    prompt: str = Field(description="The benchmark's standard prompt text for this item.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    row: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def letters(self) -> list[str]:
+        return [chr(ord("A") + i) for i in range(len(self.options))]
+
+
+class Task(ABC):
+    """A benchmark: its source, how a hub row becomes an :class:`Item`, and how to score it."""
+
+    name: ClassVar[str]
+    source: HubSource | None  # set on the class; an instance may narrow its configs
+    id_field: ClassVar[str]
+    split_spec: ClassVar[SplitSpec] = SplitSpec()
+
+    def __init__(self, configs: Sequence[str] | None = None) -> None:
+        """``configs`` narrows a multi-config task (e.g. some MMMU subjects) to those named."""
+        if configs is None:
+            return
+        known = self.source.configs if self.source is not None else ()
+        unknown = [c for c in configs if c not in known]
+        if unknown or not configs:
+            raise ValueError(f"{self.name}: unknown configs {unknown or list(configs)}; known: {list(known)}")
+        self.source = self.source.model_copy(update={"configs": tuple(configs)})
+
+    @abstractmethod
+    def to_item(self, row: Mapping[str, Any]) -> Item:
+        """Build an item from one hub row."""
+
+    @abstractmethod
+    def score(self, response: str, row: Mapping[str, Any]) -> Score:
+        """Decide whether ``response`` answers ``row`` correctly, as the official code would."""
+
+    def rows(self, path: str | Path | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Rows in the hub schema, from the hub (``path=None``) or a local copy of the hub layout."""
+        from harness.tasks.loading import iter_hub_rows
+
+        assert self.source is not None, f"task {self.name} has no hub source; override rows()"
+        yield from iter_hub_rows(self.source, path=path, limit=limit)
+
+    def items(self, path: str | Path | None = None, limit: int | None = None) -> list[Item]:
+        return [self.to_item(r) for r in self.rows(path=path, limit=limit)]
+
+    def splits(self, ids: Iterable[str], seed: int = 0) -> dict[SplitName, list[str]]:
+        """Deterministic audit/train/test split of item ids (see :mod:`harness.tasks.splits`)."""
+        return assign_splits(ids, self.split_spec, seed=seed, salt=self.name)
+
+    def score_item(self, response: str, item: Item) -> Score:
+        return self.score(response, item.row)
+
+
+def strip_images(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row without image payloads (PIL images or {'bytes': ...} dicts), for storage in an Item."""
+    return {k: v for k, v in row.items() if not _is_image_value(v)}
+
+
+def _is_image_value(v: Any) -> bool:
+    return isinstance(v, Image.Image) or (isinstance(v, dict) and "bytes" in v and "path" in v)
+
+
+def letter_options(options: list[str]) -> str:
+    """``(A) first\\n(B) second`` — the option block used by MMMU's and BLINK's prompts."""
+    return "\n".join(f"({chr(ord('A') + i)}) {opt}" for i, opt in enumerate(options))

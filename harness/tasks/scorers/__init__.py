@@ -1,0 +1,1 @@
+"""Official-equivalent scorers, one module per benchmark: pure ``score(response, row) -> Score``."""

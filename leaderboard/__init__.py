@@ -1,0 +1,1 @@
+"""The public leaderboard: a FastAPI app that only reads the results store."""

@@ -1,0 +1,34 @@
+"""Shared test setup: offline hub, throw-away caches, tiny models built once per session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Nothing in the tests may reach a hub; caches go to a temporary folder, never the user's.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_caches(tmp_path_factory):
+    root = tmp_path_factory.mktemp("caches")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_DATASETS_CACHE", str(root / "datasets"))
+    mp.setenv("LADDER_DATA_DIR", str(root / "ladder"))
+    import datasets.config
+
+    mp.setattr(datasets.config, "HF_DATASETS_CACHE", root / "datasets")
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory):
+    """Folders of a saved tiny Qwen2.5-VL- and Qwen3-VL-class model, keyed by family."""
+    from harness.models.tiny import TinySpec, save_tiny
+
+    root = tmp_path_factory.mktemp("tiny")
+    return {fam: save_tiny(TinySpec(family=fam), root / fam) for fam in ("qwen2_5_vl", "qwen3_vl")}
