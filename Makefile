@@ -21,7 +21,7 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness leaderboard tests
+	$(BIN)/ruff check harness leaderboard tests bench
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ladder demo

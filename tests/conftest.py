@@ -32,3 +32,29 @@ def tiny_model_dirs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     return {fam: save_tiny(TinySpec(family=fam), root / fam) for fam in ("qwen2_5_vl", "qwen3_vl")}
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory):
+    """A data directory holding the demo profile's two warmed-up tiny students (built once).
+
+    The warm-up is the real one of the demo profile (about a minute per student on 2 cores);
+    every test that runs a protocol stage on the demo profile reuses it.
+    """
+    from harness.models.students import resolve_student
+    from harness.protocol import get_protocol
+
+    root = tmp_path_factory.mktemp("demo-data")
+    protocol = get_protocol("demo")
+    for student in protocol.students:
+        resolve_student(student, root, protocol.split_seed)
+    return root
+
+
+@pytest.fixture
+def demo_settings(demo_data_dir, monkeypatch):
+    """Settings pointing at the shared demo data directory (LADDER_DATA_DIR set for CLI calls too)."""
+    from harness.settings import get_settings
+
+    monkeypatch.setenv("LADDER_DATA_DIR", str(demo_data_dir))
+    return get_settings()

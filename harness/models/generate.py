@@ -2,16 +2,26 @@
 
 One function builds the conversation (images first, then the prompt text, as the Qwen VL
 chat format expects); one generates for a batch of conversations with left padding, greedy
-or sampled, returning only the new text.
+or sampled, returning only the new text and the token counts that cost accounting needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from PIL import Image
+
+
+@dataclass(frozen=True)
+class Generations:
+    """``texts[i]`` holds the sequences of prompt i; token counts align with it."""
+
+    texts: list[list[str]]
+    input_tokens: list[int]
+    output_tokens: list[list[int]]
 
 
 def user_message(images: Sequence[Image.Image], text: str) -> list[dict[str, Any]]:
@@ -22,36 +32,61 @@ def user_message(images: Sequence[Image.Image], text: str) -> list[dict[str, Any
 
 
 @torch.inference_mode()
-def generate(
+def generate_batch(
     model,
     processor,
     prompts: Sequence[tuple[Sequence[Image.Image], str]],
     max_new_tokens: int = 16,
     do_sample: bool = False,
     temperature: float = 1.0,
+    top_p: float = 1.0,
     num_return_sequences: int = 1,
     seed: int | None = None,
-) -> list[list[str]]:
-    """Generate for each ``(images, text)``; returns ``num_return_sequences`` strings per prompt."""
+) -> Generations:
+    """Generate for each ``(images, text)`` with left padding; greedy unless ``do_sample``."""
     if not prompts:
-        return []
+        return Generations([], [], [])
     texts = [
         processor.apply_chat_template(user_message(imgs, text), add_generation_prompt=True, tokenize=False)
         for imgs, text in prompts
     ]
     images = [list(imgs) for imgs, _ in prompts]
-    has_images = any(images)
     inputs = processor(
-        text=texts, images=images if has_images else None, return_tensors="pt", padding=True
+        text=texts, images=images if any(images) else None, return_tensors="pt", padding=True
     ).to(model.device)
     if seed is not None:
         torch.manual_seed(seed)
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if do_sample else {
-        "do_sample": False, "temperature": None, "top_k": None, "top_p": None}  # fmt: skip
+    if do_sample:
+        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p}
+    else:
+        sampling = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
     out = model.generate(
         **inputs, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences, **sampling
     )
     new = out[:, inputs["input_ids"].shape[1]:]
+    eos = processor.tokenizer.eos_token_id
+    pad = processor.tokenizer.pad_token_id
+    # Generated length: up to and including the first EOS, padding after it excluded.
+    lengths = [_generated_length(row.tolist(), eos, pad) for row in new]
     decoded = processor.batch_decode(new, skip_special_tokens=True)
     k = num_return_sequences
-    return [decoded[i * k:(i + 1) * k] for i in range(len(prompts))]
+    return Generations(
+        texts=[decoded[i * k:(i + 1) * k] for i in range(len(prompts))],
+        input_tokens=[int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()],
+        output_tokens=[lengths[i * k:(i + 1) * k] for i in range(len(prompts))],
+    )
+
+
+def _generated_length(ids: list[int], eos: int | None, pad: int | None) -> int:
+    for i, tok in enumerate(ids):
+        if tok == eos:
+            return i + 1
+    n = len(ids)
+    while n and pad is not None and ids[n - 1] == pad:
+        n -= 1
+    return n
+
+
+def generate(model, processor, prompts: Sequence[tuple[Sequence[Image.Image], str]], **kwargs) -> list[list[str]]:
+    """Only the texts of :func:`generate_batch`."""
+    return generate_batch(model, processor, prompts, **kwargs).texts

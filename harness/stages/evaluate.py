@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from rich.progress import Progress
 
+from harness.artifacts import atomic_write_text
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate
 from harness.tasks import Item, Task
@@ -55,3 +57,21 @@ def evaluate(model, processor, task: Task, items: Sequence[Item], config: EvalCo
             progress.advance(bar, len(batch))
     k = sum(p.correct for p in predictions)
     return EvalResult(predictions=predictions, accuracy=proportion(k, len(predictions)))
+
+
+def load_or_evaluate(path: Path, model_loader, task: Task, items: Sequence[Item], config: EvalConfig | None = None,
+                     progress: Progress | None = None) -> EvalResult:
+    """The cached evaluation at ``path`` when it covers ``items``; otherwise evaluate and cache it.
+
+    Used for the frozen baseline of a (student, revision, task, protocol): computed once, reused
+    by every submission. ``model_loader()`` is only called on a cache miss.
+    """
+    if path.exists():
+        cached = EvalResult.model_validate_json(path.read_text())
+        if [p.item_id for p in cached.predictions] == [it.id for it in items]:
+            return cached
+        logger.warning("baseline cache %s does not match the items; re-evaluating", path.name)
+    model, processor = model_loader()
+    result = evaluate(model, processor, task, items, config, progress)
+    atomic_write_text(path, result.model_dump_json())
+    return result

@@ -1,7 +1,8 @@
 """Shapes: a synthetic visual multiple-choice task drawn procedurally from a seed.
 
 It needs no download, so it is the CPU demo's and the tests' task. Three kinds of question,
-each with four options (A-D) and one image of ``image_size`` pixels:
+each with four options (A-D) and one image of ``image_size`` pixels (the default task asks
+only ``count``; see ``DEFAULT_KINDS``):
 
 - ``count``: how many shapes (1-4) are drawn;
 - ``colour``: the colour of the single shape;
@@ -30,6 +31,10 @@ from harness.tasks.scoring import Score
 from harness.tasks.splits import SplitSpec
 
 KINDS = ("count", "colour", "position")
+# The protocol's default is counting only: measured here, a tiny Qwen2.5-VL student warmed up on
+# counting alone reaches ~50% in ~350 steps, while on count+position or all three kinds it stayed
+# at the majority-letter rate (~0.3) after 600-3000 steps. The other kinds stay available.
+DEFAULT_KINDS = ("count",)
 COLOURS = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (230, 200, 30),
     "purple": (140, 60, 180), "orange": (240, 130, 20), "black": (20, 20, 20), "cyan": (30, 190, 200),
@@ -101,7 +106,7 @@ class Shapes(Task):
     split_spec: ClassVar[SplitSpec] = SplitSpec(audit_size=200, test_fraction=0.4)
 
     def __init__(
-        self, n_items: int = 3200, seed: int = 0, kinds: tuple[str, ...] = KINDS, image_size: int = 64
+        self, n_items: int = 3200, seed: int = 0, kinds: tuple[str, ...] = DEFAULT_KINDS, image_size: int = 64
     ) -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown or not kinds:

@@ -64,7 +64,7 @@ def test_generation_is_deterministic_and_seeded():
 
 
 def test_items_have_four_options_and_balanced_answers():
-    items = get_task("shapes", n_items=600).items()
+    items = get_task("shapes", n_items=600, kinds=("count", "colour", "position")).items()
     assert len({it.id for it in items}) == 600
     assert all(len(it.options) == 4 and len(it.images) == 1 for it in items)
     letters = [it.answer for it in items]
@@ -79,6 +79,10 @@ def test_scoring_counts_a_non_answer_wrong_instead_of_guessing():
     assert task.score_item(f"({item.answer})", item).correct
     unparsed = task.score_item("I cannot tell", item)
     assert not unparsed.correct and unparsed.parsed is None and unparsed.method == "unparsed"
+
+
+def test_default_task_asks_counting_only():
+    assert {it.metadata["kind"] for it in get_task("shapes", n_items=30).items()} == {"count"}
 
 
 def test_bad_options_are_refused():

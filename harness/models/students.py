@@ -1,0 +1,63 @@
+"""Resolve a protocol student to a loadable model: a hub checkpoint, or a cached tiny model.
+
+A tiny student is built from its spec and warmed up on its warm-up task's train split once;
+the result is saved under ``<data_dir>/students/<name>-<hash>`` (hash of spec, warm-up config
+and split seed) and reused by every later run. The folder is written to a temporary sibling and
+renamed into place, so an interrupted warm-up never leaves a half-saved student behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from harness.models.loading import ModelRef
+from harness.protocol import StudentConfig
+
+logger = logging.getLogger(__name__)
+
+
+def student_folder(student: StudentConfig, root: Path, split_seed: int) -> Path:
+    key = json.dumps({"student": student.model_dump(mode="json"), "split_seed": split_seed}, sort_keys=True)
+    return root / f"{student.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def resolve_student(student: StudentConfig, data_dir: Path, split_seed: int = 0) -> ModelRef:
+    """The student's :class:`ModelRef`, building and warming up a tiny student on first use."""
+    if student.model is not None:
+        return student.model
+    folder = student_folder(student, data_dir / "students", split_seed)
+    if (folder / "warmup.json").exists():
+        return ModelRef(path=folder)
+    _build_tiny_student(student, folder, split_seed)
+    return ModelRef(path=folder)
+
+
+def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -> None:
+    from harness.models.tiny import build_tiny
+    from harness.models.warmup import warmup
+    from harness.tasks import get_task
+
+    assert student.tiny is not None
+    model, processor = build_tiny(student.tiny)
+    report = None
+    if student.warmup is not None:
+        task = get_task(student.warmup_task)
+        items = task.items()
+        train_ids = set(task.splits([it.id for it in items], seed=split_seed)["train"])
+        train = [it for it in items if it.id in train_ids]
+        logger.info("warming up %s on %s (%d train items)", student.name, task.name, len(train))
+        report = warmup(model, processor, task, train, student.warmup)
+        if not report.in_band:
+            logger.warning("%s: warm-up ended at probe accuracy %.3f, outside [%.2f, %.2f]", student.name,
+                           report.probe_accuracy, student.warmup.target_low, student.warmup.target_high)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    (tmp / "warmup.json").write_text(report.model_dump_json(indent=2) if report else "{}")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)

@@ -1,0 +1,100 @@
+"""Warm up a tiny student on a task's train split to a middling accuracy (the demo's students).
+
+Self-DPO can only move a student that sometimes answers right and sometimes wrong: a random
+tiny model never emits an answer letter, a fully trained one has nothing left to learn. The
+demo therefore trains each tiny student with plain supervised steps (cross-entropy on the
+answer letter only) and stops on a step-count check of its greedy accuracy on a probe set,
+as soon as it enters ``[target_low, target_high]`` (never on wall time, which varies here).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.models.generate import user_message
+from harness.tasks import Item, Task
+
+logger = logging.getLogger(__name__)
+
+
+class WarmupConfig(BaseModel):
+    """Supervised warm-up of a tiny student."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target_low: float = Field(default=0.45, ge=0, le=1, description="Stop once probe accuracy reaches this.")
+    target_high: float = Field(default=0.65, ge=0, le=1, description="Upper end of the wanted band.")
+    lr: float = Field(default=5e-4, gt=0, description="AdamW learning rate.")
+    batch_size: int = Field(default=16, ge=1, description="Items per step.")
+    check_every: int = Field(default=25, ge=1, description="Steps between probe evaluations.")
+    max_steps: int = Field(default=1500, ge=1, description="Give up after this many steps.")
+    probe_size: int = Field(default=200, ge=10, description="Train-split items held out as the probe.")
+    seed: int = Field(default=0, description="Seed of batching and initial weights' training.")
+
+    @model_validator(mode="after")
+    def _band(self) -> WarmupConfig:
+        if self.target_low > self.target_high:
+            raise ValueError(f"target_low ({self.target_low}) must not exceed target_high ({self.target_high})")
+        return self
+
+
+class WarmupReport(BaseModel):
+    steps: int
+    probe_accuracy: float
+    in_band: bool
+    history: list[tuple[int, float]]
+
+
+def _batch_inputs(processor, items: Sequence[Item]):
+    """Prompt + answer letter; labels mask everything but the answer tokens and the end token."""
+    prompts = [processor.apply_chat_template(user_message(it.images, it.prompt), add_generation_prompt=True,
+                                             tokenize=False) for it in items]
+    full = [p + it.answer + "<|im_end|>" for p, it in zip(prompts, items, strict=True)]
+    processor.tokenizer.padding_side = "right"
+    try:
+        enc = processor(text=full, images=[it.images for it in items], return_tensors="pt", padding=True)
+        prompt_lens = [len(x) for x in processor(text=prompts, images=[it.images for it in items])["input_ids"]]
+    finally:
+        processor.tokenizer.padding_side = "left"
+    labels = enc["input_ids"].clone()
+    for row, n in enumerate(prompt_lens):
+        labels[row, :n] = -100
+    labels[enc["attention_mask"] == 0] = -100
+    enc["labels"] = labels
+    return enc
+
+
+def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupConfig) -> WarmupReport:
+    """Train ``model`` in place until its probe accuracy enters the band (or max_steps)."""
+    from harness.stages.evaluate import EvalConfig, evaluate
+
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    probe, pool = list(train[:config.probe_size]), list(train[config.probe_size:])
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    history: list[tuple[int, float]] = []
+    acc = 0.0
+    for step in range(1, config.max_steps + 1):
+        model.train()
+        batch = rng.sample(pool, min(config.batch_size, len(pool)))
+        loss = model(**_batch_inputs(processor, batch)).loss
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"warm-up loss is {loss.item()} at step {step}")
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if step % config.check_every == 0:
+            model.eval()
+            acc = evaluate(model, processor, task, probe, EvalConfig(max_new_tokens=4)).accuracy.value
+            history.append((step, acc))
+            logger.info("warm-up step %d: loss %.3f, probe accuracy %.3f", step, loss.item(), acc)
+            if acc >= config.target_low:
+                break
+    model.eval()
+    return WarmupReport(steps=step, probe_accuracy=acc, in_band=config.target_low <= acc <= config.target_high,
+                        history=history)

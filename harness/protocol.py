@@ -1,0 +1,140 @@
+"""The protocol: a versioned, typed description of how every submission is measured.
+
+A result is only comparable with results of the same protocol version and profile. The
+``production`` profile is the published benchmark (real students, the three benchmarks); the
+``demo`` profile runs the same stages on CPU in minutes with two tiny students warmed up on
+the synthetic ``shapes`` task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.models.loading import DType, ModelRef
+from harness.models.tiny import TinySpec
+from harness.models.warmup import WarmupConfig
+
+PROTOCOL_VERSION = "1"
+
+DEFAULT_RUBRIC = """You are checking a student's answer to a question about the image(s).
+
+Question:
+{{ question }}
+
+Student's answer:
+{{ candidate }}
+
+Is the student's answer correct? Reply with a JSON object only, for example {"score": 0.9}, \
+where score is the probability (0 to 1) that the student's answer is correct."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudentConfig(_Strict):
+    """A student: a hub checkpoint (production) or a tiny model warmed up locally (demo)."""
+
+    name: str = Field(description="Short name used in results, e.g. 'qwen3-vl-2b'.")
+    model: ModelRef | None = Field(default=None, description="Hub id + revision or folder of a real checkpoint.")
+    tiny: TinySpec | None = Field(default=None, description="Build a tiny model of this spec instead.")
+    warmup: WarmupConfig | None = Field(default=None, description="Supervised warm-up of the tiny model.")
+    warmup_task: str = Field(default="shapes", description="Task whose train split the warm-up uses.")
+    dtype: DType = Field(default="bfloat16", description="Weights dtype on GPU (CPU always uses float32).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StudentConfig:
+        if (self.model is None) == (self.tiny is None):
+            raise ValueError(f"student {self.name!r}: give exactly one of model ({self.model}) or tiny ({self.tiny})")
+        if self.warmup is not None and self.tiny is None:
+            raise ValueError(f"student {self.name!r}: warmup applies to tiny students only")
+        return self
+
+
+class AuditConfig(_Strict):
+    """Stage 1: the rubric audit."""
+
+    size: int = Field(default=200, ge=1, description="Held-out audit items per task (the task's audit split).")
+    k: int = Field(default=8, ge=2, description="Candidates sampled from each frozen student per item.")
+    temperature: float = Field(default=1.0, gt=0, description="Student sampling temperature for candidates.")
+    top_p: float = Field(default=1.0, gt=0, le=1, description="Student nucleus sampling mass.")
+    max_new_tokens: int = Field(default=16, ge=1, description="Longest candidate answer.")
+    threshold: float = Field(default=0.5, ge=0, le=1, description="Verdict 'correct' iff score >= threshold.")
+    tau: float = Field(default=0.1, ge=0, le=1, description="Replay gate: a pair enters only if its margin >= tau.")
+    seed: int = Field(default=0, description="Seed of candidate sampling.")
+    batch_size: int = Field(default=16, ge=1, description="Items per sampling call.")
+
+
+class ProtocolConfig(_Strict):
+    version: Literal["1"] = PROTOCOL_VERSION
+    profile: str = Field(description="Name of this profile, e.g. 'production' or 'demo'.")
+    tasks: tuple[str, ...] = Field(min_length=1, description="Target tasks, by registry name.")
+    students: tuple[StudentConfig, StudentConfig] = Field(description="The two students.")
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    split_seed: int = Field(default=0, description="Seed of the audit/train/test split.")
+    eval_max_new_tokens: int = Field(default=16, ge=1, description="Longest greedy answer in evaluation.")
+    rubric_template: str = Field(default=DEFAULT_RUBRIC, description="Default rubric prompt (Jinja2).")
+
+    @model_validator(mode="after")
+    def _check(self) -> ProtocolConfig:
+        from harness.tasks import TASKS
+
+        for t in self.tasks:
+            TASKS.get(t)
+        names = [s.name for s in self.students]
+        if len(set(names)) != len(names):
+            raise ValueError(f"student names must differ, got {names}")
+        return self
+
+    def digest(self) -> str:
+        """A short hash of the whole configuration: the cache key of everything it determines."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def student(self, name: str) -> StudentConfig:
+        for s in self.students:
+            if s.name == name:
+                return s
+        raise KeyError(f"no student {name!r} in protocol profile {self.profile!r}")
+
+
+def _production() -> ProtocolConfig:
+    # Revisions: 'main' until `ladder fetch` resolves and records the commit (see README).
+    return ProtocolConfig(
+        profile="production",
+        tasks=("mathvista", "mmmu", "blink"),
+        students=(
+            StudentConfig(name="qwen3-vl-2b", model=ModelRef(hub_id="Qwen/Qwen3-VL-2B-Instruct", revision="main")),
+            StudentConfig(name="qwen2.5-vl-3b",
+                          model=ModelRef(hub_id="Qwen/Qwen2.5-VL-3B-Instruct", revision="main")),
+        ),
+        audit=AuditConfig(max_new_tokens=512),
+        eval_max_new_tokens=512,
+    )
+
+
+def _demo() -> ProtocolConfig:
+    return ProtocolConfig(
+        profile="demo",
+        tasks=("shapes",),
+        students=(
+            StudentConfig(name="tiny-qwen3-vl", tiny=TinySpec(family="qwen3_vl"), warmup=WarmupConfig()),
+            StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
+        ),
+        audit=AuditConfig(max_new_tokens=4),
+        eval_max_new_tokens=4,
+    )
+
+
+PROFILES = {"production": _production, "demo": _demo}
+
+
+def get_protocol(profile: str = "production") -> ProtocolConfig:
+    try:
+        return PROFILES[profile]()
+    except KeyError:
+        raise ValueError(f"unknown protocol profile {profile!r}; known: {sorted(PROFILES)}") from None

@@ -1,0 +1,69 @@
+"""What reproduces a result: versions, revisions, seeds, hardware, config hashes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+import harness
+
+PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "tokenizers", "pydantic", "vllm",
+            "openai")
+
+
+class Provenance(BaseModel):
+    protocol_version: str
+    protocol_profile: str
+    protocol_digest: str
+    harness_version: str = harness.__version__
+    git_commit: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict, description="Role -> where the model came from.")
+    datasets: dict[str, Any] = Field(default_factory=dict, description="Task -> source and revision.")
+    seeds: dict[str, int] = Field(default_factory=dict)
+    hardware: dict[str, Any] = Field(default_factory=dict)
+    config_digest: str | None = Field(default=None, description="Hash of manifest + protocol.")
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the harness checkout, or None outside a git checkout (e.g. an installed wheel)."""
+    root = Path(harness.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("LADDER_GIT_COMMIT")
+    return out.stdout.strip() or None
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpu_count": os.cpu_count()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpu_count"] = torch.cuda.device_count()
+    except ImportError:
+        pass
+    return info

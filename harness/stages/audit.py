@@ -1,0 +1,280 @@
+"""Stage 1, the rubric audit: how often does the verifier's verdict agree with the task's
+exact-match scorer on candidates the frozen students actually produce?
+
+For each student of the protocol: its K sampled candidates on the task's audit items (cached,
+identical for every verifier) are judged by the verifier through the rubric prompt; each score
+is parsed (:mod:`harness.stages.verdict`), compared with the truth, and the audit metrics are
+computed (:mod:`harness.audit_metrics`). The gate compares each student's rubric accuracy with
+that student's frozen baseline accuracy (greedy, test split): below it, the paper's rule says
+not to run the self-DPO loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, Field
+from rich.progress import Progress
+
+from harness.artifacts import cache_key, write_jsonl
+from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
+from harness.cost import Cost, Usage, price
+from harness.metrics import Proportion
+from harness.models.loading import ModelRef, load_vlm
+from harness.models.students import resolve_student
+from harness.protocol import ProtocolConfig
+from harness.provenance import Provenance, git_commit, hardware, package_versions
+from harness.settings import Settings
+from harness.stages.candidates import Candidate, candidates_path, load_or_sample
+from harness.stages.evaluate import EvalConfig, EvalResult, load_or_evaluate
+from harness.stages.verdict import parse_verdict
+from harness.submission import Manifest
+from harness.tasks import Item, Task, get_task
+from harness.verifiers import JudgeRequest, RawJudgment, VerifierBackend, make_backend
+
+logger = logging.getLogger(__name__)
+
+RESULT_SCHEMA_VERSION = "1"
+
+
+class VerifierInfo(BaseModel):
+    name: str
+    family: str
+    release: str
+    backend: str
+    simulated: bool
+    parameters: int | None
+    manifest_digest: str
+
+
+class GateVerdict(BaseModel):
+    """Rubric accuracy on this student's candidates against its frozen baseline accuracy."""
+
+    student: str
+    baseline: Proportion
+    rubric_accuracy: Proportion
+    verdict: Literal["above", "below"]
+    decisive: bool = Field(description="The rubric accuracy's 95% CI excludes the baseline value.")
+
+    @property
+    def blocks(self) -> bool:
+        return self.verdict == "below"
+
+    def sentence(self) -> str:
+        ra, b = self.rubric_accuracy, self.baseline
+        word = "ABOVE" if self.verdict == "above" else "BELOW"
+        sure = "" if self.decisive else " (not decisive: the CI contains the baseline)"
+        action = "self-DPO may run" if self.verdict == "above" else "do NOT run self-DPO with this verifier"
+        return (f"{self.student}: rubric accuracy {ra.value:.3f} [{ra.ci_low:.3f}, {ra.ci_high:.3f}] (n={ra.n}) is "
+                f"{word} the frozen baseline {b.value:.3f} (n={b.n}){sure}: {action}.")
+
+
+class StudentAudit(BaseModel):
+    student: str
+    model: dict
+    metrics: AuditMetrics
+
+
+class AuditResult(BaseModel):
+    """The versioned result document of one (verifier, task) audit."""
+
+    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
+    kind: Literal["audit"] = "audit"
+    task: str
+    verifier: VerifierInfo
+    metrics: AuditMetrics = Field(description="Pooled over both students' candidates.")
+    students: list[StudentAudit]
+    gate: list[GateVerdict]
+    cost: Cost
+    provenance: Provenance
+    verdicts_path: str = Field(description="Per-judgment JSONL artifact.")
+
+    @property
+    def blocked(self) -> bool:
+        return any(g.blocks for g in self.gate)
+
+    def summary(self) -> dict:
+        """The flat document `ladder audit --json` prints."""
+        m = self.metrics
+        return {
+            "task": self.task,
+            "verifier": self.verifier.model_dump(),
+            "rubric_accuracy": m.rubric_accuracy.value, "ci_low": m.rubric_accuracy.ci_low,
+            "ci_high": m.rubric_accuracy.ci_high, "n": m.rubric_accuracy.n,
+            "parse_failure_rate": m.parse_failures.value,
+            "pair_direction_accuracy": m.pairs_all.direction.value,
+            "gated_pair_direction_accuracy": m.pairs_gated.direction.value,
+            "margin_weighted_direction_accuracy": m.pairs_gated.margin_weighted,
+            "gate": {g.student: {"baseline": g.baseline.value, "baseline_n": g.baseline.n,
+                                 "rubric_accuracy": g.rubric_accuracy.value, "verdict": g.verdict,
+                                 "decisive": g.decisive} for g in self.gate},
+            "blocked": self.blocked,
+            "metrics": m.model_dump(),
+            "students": [s.model_dump() for s in self.students],
+            "cost": self.cost.model_dump(mode="json"),
+            "provenance": self.provenance.model_dump(),
+            "verdicts_path": self.verdicts_path,
+        }
+
+
+def render_rubric(template: str) -> Callable[[str, str], str]:
+    """A renderer for a (user-supplied) Jinja2 rubric template, sandboxed, no HTML escaping."""
+    compiled = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True).from_string(template)
+    return lambda question, candidate: compiled.render(question=question, candidate=candidate)
+
+
+def audit_items(task: Task, items: Sequence[Item], protocol: ProtocolConfig) -> tuple[list[Item], list[Item]]:
+    """(audit items, test items) of the task under the protocol's split."""
+    split = task.splits([it.id for it in items], seed=protocol.split_seed)
+    by_id = {it.id: it for it in items}
+    return [by_id[i] for i in split["audit"][:protocol.audit.size]], [by_id[i] for i in split["test"]]
+
+
+class _Lazy:
+    """Load a student only if some cache misses, and at most once."""
+
+    def __init__(self, ref: ModelRef) -> None:
+        self.ref, self.loaded = ref, None
+
+    def __call__(self):
+        if self.loaded is None:
+            from harness.verifiers.hf import pick_device
+
+            self.loaded = load_vlm(self.ref, device=pick_device(), dtype="float32")
+        return self.loaded
+
+
+Prepared = tuple[ModelRef, list[list[Candidate]], EvalResult]
+
+
+def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[Item], test: list[Item],
+                    settings: Settings, progress: Progress | None) -> Prepared:
+    """A student's cached (or freshly made) audit candidates and frozen test baseline."""
+    ref = resolve_student(student, settings.data_dir, protocol.split_seed)
+    ident = {"name": student.name, **ref.describe()}
+    loader = _Lazy(ref)
+    root = settings.data_dir / "artifacts"
+    cands = load_or_sample(candidates_path(root, ident, task.name, "audit", protocol.digest()), loader, task, audit,
+                           protocol.audit, progress)
+    key = cache_key(student=ident, task=task.name, split="test", protocol=protocol.digest())
+    baseline = load_or_evaluate(root / "baselines" / f"{task.name}-{key}.json", loader, task, test,
+                                EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
+    return ref, cands, baseline
+
+
+def judge_all(backend: VerifierBackend, requests: list[JudgeRequest], chunk: int,
+              progress: Progress | None) -> list[RawJudgment]:
+    bar = progress.add_task("judging", total=len(requests)) if progress else None
+    out: list[RawJudgment] = []
+    for start in range(0, len(requests), chunk):
+        part = requests[start:start + chunk]
+        got = backend.judge(part)
+        if len(got) != len(part):
+            raise RuntimeError(f"backend {backend.name} returned {len(got)} judgments for {len(part)} requests")
+        out.extend(got)
+        if progress is not None:
+            progress.advance(bar, len(part))
+    return out
+
+
+def _gate(student: str, metrics: AuditMetrics, baseline: Proportion) -> GateVerdict:
+    ra = metrics.rubric_accuracy
+    return GateVerdict(student=student, baseline=baseline, rubric_accuracy=ra,
+                       verdict="above" if ra.value >= baseline.value else "below",
+                       decisive=not (ra.ci_low <= baseline.value <= ra.ci_high))
+
+
+def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, settings: Settings,
+              data_path: Path | None = None, progress: Progress | None = None,
+              backend: VerifierBackend | None = None) -> AuditResult:
+    """Audit one verifier on one task for both students of the protocol."""
+    t0 = time.perf_counter()
+    task = get_task(task_name)
+    items = task.items(path=data_path)
+    audit, test = audit_items(task, items, protocol)
+    by_id = {it.id: it for it in audit}
+    render = render_rubric(manifest.rubric_template or protocol.rubric_template)
+
+    prepared = {s.name: prepare_student(s, protocol, task, audit, test, settings, progress)
+                for s in protocol.students}
+    requests: list[JudgeRequest] = []
+    for sname, (_, cands_by_item, _) in prepared.items():
+        for row in cands_by_item:
+            for c in row:
+                it = by_id[c.item_id]
+                requests.append(JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname,
+                                             images=it.images, prompt=render(it.prompt, c.response), truth=c.truth))
+    own_backend = backend is None
+    backend = backend or make_backend(manifest)
+    try:
+        chunk = max(manifest.generation.batch_size, manifest.endpoint.concurrency if manifest.endpoint else 0)
+        j0 = time.perf_counter()
+        raws = judge_all(backend, requests, chunk, progress)
+        judge_wall = time.perf_counter() - j0
+        device_seconds = getattr(backend, "device_seconds", 0.0)
+        device = getattr(backend, "device", "remote" if manifest.backend == "openai" else "none")
+    finally:
+        if own_backend:
+            backend.close()
+
+    verdict_rows, per_student, all_items = [], [], []
+    it_raw = iter(raws)
+    for sname, (ref, cands_by_item, _) in prepared.items():
+        judged_items: list[list[Judged]] = []
+        for row in cands_by_item:
+            judged: list[Judged] = []
+            for c in row:
+                raw = next(it_raw)
+                v = parse_verdict(raw.text) if raw.text is not None else None
+                score = v.score if v else None
+                judged.append((score, c.truth))
+                verdict_rows.append({
+                    "student": sname, "item_id": c.item_id, "candidate": c.index, "response": c.response,
+                    "parsed": c.parsed, "truth": c.truth, "raw": raw.text, "backend_error": raw.error,
+                    "score": score, "parse_error": v.error if v else None,
+                    "verdict": None if score is None else score >= protocol.audit.threshold,
+                    "agrees": score is not None and (score >= protocol.audit.threshold) == c.truth,
+                    "input_tokens": raw.input_tokens, "output_tokens": raw.output_tokens,
+                    "simulated": raw.simulated,
+                })
+            judged_items.append(judged)
+        all_items.extend(judged_items)
+        per_student.append(StudentAudit(student=sname, model={"name": sname, **ref.describe()},
+                                        metrics=audit_metrics(judged_items, protocol.audit.tau,
+                                                              protocol.audit.threshold)))
+    gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
+
+    digest = manifest.digest()
+    verdicts_path = (settings.data_dir / "artifacts" / "verdicts" /
+                     f"{task.name}-{cache_key(m=digest, p=protocol.digest())}.jsonl")
+    write_jsonl(verdicts_path, verdict_rows)
+    usage = Usage(judgments=len(raws), wall_seconds=round(judge_wall, 3), device_seconds=round(device_seconds, 3),
+                  device=device, input_tokens=sum(r.input_tokens for r in raws),
+                  output_tokens=sum(r.output_tokens for r in raws))
+    provenance = Provenance(
+        protocol_version=protocol.version, protocol_profile=protocol.profile, protocol_digest=protocol.digest(),
+        git_commit=git_commit(), packages=package_versions(),
+        models={"verifier": manifest.model.describe() if manifest.model else
+                (manifest.endpoint.model_dump() if manifest.endpoint else {"simulated": True}),
+                **{sa.student: sa.model for sa in per_student}},
+        datasets={task.name: task.source.model_dump() if task.source else {"generated": type(task).__name__,
+                                                                           **getattr(task, "__dict__", {})}},
+        seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
+               **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
+        hardware=hardware(), config_digest=cache_key(m=digest, p=protocol.digest()),
+    )
+    logger.info("audit of %s on %s took %.1f s", manifest.name, task.name, time.perf_counter() - t0)
+    return AuditResult(
+        task=task.name,
+        verifier=VerifierInfo(name=manifest.name, family=manifest.family, release=manifest.release,
+                              backend=manifest.backend, simulated=manifest.is_simulated,
+                              parameters=manifest.parameters, manifest_digest=digest),
+        metrics=audit_metrics(all_items, protocol.audit.tau, protocol.audit.threshold),
+        students=per_student, gate=gate, cost=price(usage, manifest.cost), provenance=provenance,
+        verdicts_path=str(verdicts_path),
+    )

@@ -1,0 +1,209 @@
+"""The submission manifest: one YAML file describing a verifier, validated strictly.
+
+Unknown fields are refused (a typo must not silently fall back to a default); every error
+names the file and the field. Names and free text are user-controlled and shown on a public
+site, so they are checked for control characters and length here and escaped on output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.models.loading import DType, ModelRef
+
+MAX_MANIFEST_BYTES = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_line(value: str) -> str:
+    value = value.strip()
+    if not value:  # min_length is checked before the strip: "   " would become an empty name
+        raise ValueError("must not be blank")
+    if _CONTROL.search(value) or "\n" in value or "\r" in value:
+        raise ValueError("must be a single line without control or bidi-override characters")
+    return value
+
+
+def _clean_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control or bidi-override characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_clean_line)]
+Text = Annotated[str, Field(max_length=4000), AfterValidator(_clean_text)]
+
+
+class ManifestError(ValueError):
+    """A manifest could not be read or validated; the message names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generation(_Strict):
+    """How the verifier generates its rubric answer."""
+
+    max_new_tokens: int = Field(default=64, ge=1, le=4096, description="Longest verifier answer.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 = greedy.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    batch_size: int = Field(default=16, ge=1, le=1024, description="Requests per backend call.")
+
+
+class Endpoint(_Strict):
+    """An OpenAI-compatible chat-completions endpoint (a vLLM server or a hosted judge)."""
+
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+    model: Name = Field(description="The model name the endpoint expects.")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Environment variable holding the API key (never the key itself).",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, le=3600, description="Per-request timeout.")
+    max_retries: int = Field(default=3, ge=0, le=10, description="Retries with backoff on errors.")
+    concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight at once.")
+
+
+class Simulated(_Strict):
+    """A simulated verifier: reads the truth and agrees with it at a set rate (harness validation)."""
+
+    agreement: float = Field(ge=0.0, le=1.0, description="Probability each verdict agrees with the truth.")
+    confidence: Literal["confident", "moderate", "uncertain"] = Field(
+        default="confident",
+        description="Score profile: confident = near 0/1, moderate = 0.2-0.8, uncertain = near 0.5.",
+    )
+    seed: int = Field(default=0, description="Seed of the simulated verdicts.")
+
+
+class CostBasis(_Strict):
+    """Prices used to turn usage into dollars; stored with every result so old rows never change."""
+
+    kind: Literal["gpu", "api", "none"] = Field(description="gpu: $/GPU-hour; api: $/1M tokens; none: free.")
+    gpu_type: str | None = Field(default=None, max_length=80, description="e.g. 'H100-80GB'.")
+    usd_per_gpu_hour: float | None = Field(default=None, ge=0)
+    usd_per_1m_input_tokens: float | None = Field(default=None, ge=0)
+    usd_per_1m_output_tokens: float | None = Field(default=None, ge=0)
+    priced_on: date = Field(description="When the prices were taken.")
+
+    @model_validator(mode="after")
+    def _prices_match_kind(self) -> CostBasis:
+        if self.kind == "gpu" and (self.usd_per_gpu_hour is None or not self.gpu_type):
+            raise ValueError(f"kind 'gpu' needs gpu_type ({self.gpu_type!r}) and usd_per_gpu_hour "
+                             f"({self.usd_per_gpu_hour!r})")
+        if self.kind == "api" and (self.usd_per_1m_input_tokens is None or self.usd_per_1m_output_tokens is None):
+            raise ValueError(f"kind 'api' needs usd_per_1m_input_tokens ({self.usd_per_1m_input_tokens!r}) and "
+                             f"usd_per_1m_output_tokens ({self.usd_per_1m_output_tokens!r})")
+        return self
+
+
+class Manifest(_Strict):
+    """A verifier submission."""
+
+    name: Name = Field(description="Verifier name shown on the leaderboard.")
+    family: Name = Field(description="Verifier family; releases of one family are compared.")
+    release: Name = Field(description="Version of this release, e.g. '2026.11' or 'v3'.")
+    backend: str = Field(description="hf, vllm, openai or simulated.")
+    model: ModelRef | None = Field(default=None, description="Hub id + revision or local folder (hf, vllm).")
+    endpoint: Endpoint | None = Field(default=None, description="Chat-completions endpoint (openai).")
+    simulated: Simulated | None = Field(default=None, description="Simulation settings (simulated).")
+    dtype: DType = Field(default="bfloat16", description="Weights dtype (hf, vllm).")
+    generation: Generation = Field(default_factory=Generation)
+    rubric_template: Text | None = Field(
+        default=None, description="Jinja2 rubric prompt with {{ question }} and {{ candidate }}; "
+        "default: the protocol's task-agnostic rubric.",
+    )
+    parameters: int | None = Field(default=None, ge=0, description="Parameter count of the verifier.")
+    cost: CostBasis
+    owner: Name
+    notes: Text = ""
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from harness.verifiers import BACKENDS
+
+        try:
+            BACKENDS.get(value)  # unknown backend -> "did you mean" error
+        except KeyError as err:  # UnknownNameError is a KeyError, which pydantic does not wrap
+            raise ValueError(str(err)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> Manifest:
+        needs = {"hf": "model", "vllm": "model", "openai": "endpoint", "simulated": "simulated"}.get(self.backend)
+        if needs is not None and getattr(self, needs) is None:
+            raise ValueError(f"backend {self.backend!r} needs the '{needs}' section")
+        if self.rubric_template is not None:
+            from jinja2 import TemplateSyntaxError
+            from jinja2.sandbox import SandboxedEnvironment
+
+            try:
+                SandboxedEnvironment().parse(self.rubric_template)
+            except TemplateSyntaxError as err:
+                raise ValueError(f"rubric_template is not valid Jinja2: {err.message} (line {err.lineno})") from None
+            for var in ("question", "candidate"):
+                if not re.search(r"\{\{\s*" + var + r"\s*\}\}", self.rubric_template):
+                    raise ValueError(f"rubric_template must use {{{{ {var} }}}}")
+        return self
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.backend == "simulated"
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON form: equal manifests hash equal, whatever the YAML layout."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_manifest(data: Any, source: str = "<manifest>") -> Manifest:
+    """Validate already-loaded manifest data (e.g. from an API request)."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: a manifest must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as err:
+        raise ManifestError(f"{source}: invalid manifest\n{_format_errors(err)}") from None
+
+
+def load_manifest_text(text: str, source: str = "<manifest>") -> Manifest:
+    if len(text.encode()) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{source}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ManifestError(f"{source}: not valid YAML: {err}") from None
+    return parse_manifest(data, source)
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot read: {err.strerror}") from None
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path}: manifest larger than {MAX_MANIFEST_BYTES} bytes ({size})")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:  # a folder, no permission, ...
+        raise ManifestError(f"{path}: cannot read: {err.strerror}") from None
+    return load_manifest_text(text, str(path))

@@ -1,0 +1,71 @@
+"""The verifier backend interface: judge (images, rubric prompt) requests, return raw text.
+
+A backend only produces the verifier's raw output and its token counts; parsing the verdict
+(:mod:`harness.stages.verdict`) and comparing with the truth happen in the audit stage, the
+same for every backend. A failed request (timeout, HTTP error, CUDA OOM on one batch) becomes a
+:class:`RawJudgment` with ``error`` set, never an exception that loses the other judgments.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from harness.submission import Manifest
+
+
+class JudgeRequest(BaseModel):
+    """One candidate answer to be judged."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    item_id: str
+    candidate_index: int = Field(ge=0)
+    student: str = Field(default="", description="Whose candidate this is (part of the request's identity).")
+    images: list[Image.Image] = Field(repr=False)
+    prompt: str = Field(description="The rendered rubric prompt (question + candidate answer).")
+    truth: bool | None = Field(
+        default=None, repr=False,
+        description="The exact-match truth; only the simulated backend reads it (to simulate a verifier).",
+    )
+
+
+class RawJudgment(BaseModel):
+    """What the verifier returned for one request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str | None = Field(description="Raw verifier output; None when the request failed.")
+    error: str | None = Field(default=None, description="Why the request failed (backend error).")
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    simulated: bool = Field(default=False, description="True when no real verifier produced this output.")
+
+
+class VerifierBackend(ABC):
+    """A way to run a verifier. Subclasses register with :data:`harness.verifiers.BACKENDS`."""
+
+    name: ClassVar[str]
+    #: Whether the backend holds an accelerator while judging (its time counts as device time).
+    uses_device: ClassVar[bool] = False
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+
+    @abstractmethod
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
+        """Judge a batch; returns one judgment per request, in order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing to release
+        """Release models, sessions or servers."""
+
+    def __enter__(self) -> VerifierBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

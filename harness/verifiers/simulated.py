@@ -1,0 +1,59 @@
+"""A simulated verifier: it reads the exact-match truth and agrees with it at a set rate.
+
+It exists to validate the harness (an audit of a verifier with agreement rate p must report a
+rubric accuracy whose CI covers p) and to run the protocol's CPU demo with verifiers of known
+quality. Every output it produces is marked ``simulated`` and carries ``"simulated": true`` in
+its JSON, so no simulated number can pass for a measured one.
+
+Each verdict is drawn from a generator seeded by (seed, student, item id, candidate index), so
+the same request gets the same answer whatever the batch it arrives in, and errors are
+independent across judgments (what a CI over judgments assumes). Score profiles:
+
+- ``confident``: verdict "correct" -> U(0.85, 1.0), "wrong" -> U(0.0, 0.15);
+- ``moderate``:  U(0.6, 0.8) / U(0.2, 0.4);
+- ``uncertain``: U(0.5, 0.6) / U(0.4, 0.5) (near 0.5: small margins, few pairs pass a replay gate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from typing import ClassVar
+
+from harness.verifiers import register_backend
+from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+
+PROFILES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "confident": ((0.85, 1.0), (0.0, 0.15)),
+    "moderate": ((0.6, 0.8), (0.2, 0.4)),
+    "uncertain": ((0.5, 0.6), (0.4, 0.5)),
+}
+
+
+def _rng(seed: int, student: str, item_id: str, index: int) -> random.Random:
+    digest = hashlib.sha256(f"simulated:{seed}:{student}:{item_id}:{index}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@register_backend
+class SimulatedBackend(VerifierBackend):
+    name: ClassVar[str] = "simulated"
+
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
+        sim = self.manifest.simulated
+        assert sim is not None, "manifest validation guarantees a 'simulated' section"
+        high, low = PROFILES[sim.confidence]
+        out = []
+        for req in requests:
+            if req.truth is None:
+                out.append(RawJudgment(text=None, error="simulated verifier needs the truth", simulated=True))
+                continue
+            rng = _rng(sim.seed, req.student, req.item_id, req.candidate_index)
+            says_correct = req.truth if rng.random() < sim.agreement else not req.truth
+            lo, hi = high if says_correct else low
+            score = round(rng.uniform(lo, hi), 4)
+            text = json.dumps({"score": score, "simulated": True})
+            out.append(RawJudgment(text=text, input_tokens=0, output_tokens=0, simulated=True))
+        return out

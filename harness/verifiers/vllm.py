@@ -1,0 +1,70 @@
+"""The ``vllm`` backend: a verifier served by vLLM in-process (GPU only, imported lazily).
+
+Same interface as ``hf``. vLLM batches and schedules by itself, so the whole request list goes
+to one ``LLM.chat`` call. vLLM is a GPU extra (the CUDA image installs it); on a machine without
+it, constructing this backend fails with a clear message instead of an import error at startup.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+from harness.verifiers import register_backend
+from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+
+logger = logging.getLogger(__name__)
+
+
+class VLLMUnavailable(RuntimeError):
+    """vLLM is not installed or no GPU is visible."""
+
+
+@register_backend
+class VLLMBackend(VerifierBackend):
+    name: ClassVar[str] = "vllm"
+    uses_device: ClassVar[bool] = True
+
+    def __init__(self, manifest) -> None:
+        super().__init__(manifest)
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as err:
+            raise VLLMUnavailable(
+                "the 'vllm' backend needs vLLM and a GPU (install the 'gpu' extra or use the CUDA image); "
+                f"import failed: {err}"
+            ) from None
+        ref = manifest.model
+        assert ref is not None, "manifest validation guarantees a 'model' section"
+        gen = manifest.generation
+        self.llm = LLM(model=ref.location, revision=ref.revision, dtype=manifest.dtype,
+                       limit_mm_per_prompt={"image": 8}, seed=0)
+        self.params = SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens)
+        self.device_seconds = 0.0
+
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
+        conversations = [
+            [{"role": "user", "content": [
+                *({"type": "image_pil", "image_pil": img} for img in r.images),
+                {"type": "text", "text": r.prompt},
+            ]}]
+            for r in requests
+        ]
+        t0 = time.perf_counter()
+        try:
+            outputs = self.llm.chat(conversations, self.params, use_tqdm=False)
+        except Exception as err:
+            logger.exception("vLLM chat failed for %d requests", len(requests))
+            return [RawJudgment(text=None, error=f"{type(err).__name__}: {err}"[:300]) for _ in requests]
+        finally:
+            self.device_seconds += time.perf_counter() - t0
+        return [
+            RawJudgment(text=o.outputs[0].text, input_tokens=len(o.prompt_token_ids or []),
+                        output_tokens=len(o.outputs[0].token_ids))
+            for o in outputs
+        ]
+
+    def close(self) -> None:
+        self.llm = None

@@ -1,0 +1,162 @@
+"""The rubric audit end to end on the demo profile: simulated, hf and openai verifiers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from harness.artifacts import read_jsonl
+from harness.cli import EXIT_BLOCKED, EXIT_INTERRUPTED, app
+from harness.protocol import AuditConfig, get_protocol
+from harness.stages.audit import run_audit
+from harness.submission import parse_manifest
+from tests.fixtures.openai_server import FakeServer, completion
+
+runner = CliRunner()
+
+
+def simulated_manifest(tmp_path: Path, agreement: float, confidence: str = "confident", seed: int = 0) -> Path:
+    path = tmp_path / f"sim-{agreement}-{confidence}-{seed}.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": f"sim-{agreement}", "family": "sim", "release": str(agreement), "owner": "tests",
+        "backend": "simulated", "simulated": {"agreement": agreement, "confidence": confidence, "seed": seed},
+        "cost": {"kind": "none", "priced_on": "2026-11-26"},
+    }))
+    return path
+
+
+def audit_json(manifest: Path, *extra: str) -> tuple[int, dict | None]:
+    res = runner.invoke(app, ["audit", str(manifest), "--task", "shapes", "--profile", "demo", "--json", *extra])
+    return res.exit_code, (json.loads(res.stdout) if res.exit_code in (0, EXIT_BLOCKED) else None)
+
+
+def small_protocol(size: int = 10, k: int = 2):
+    demo = get_protocol("demo")
+    return demo.model_copy(update={"audit": AuditConfig(size=size, k=k, max_new_tokens=4)})
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8, 0.95])
+def test_simulated_rubric_accuracy_ci_covers_p_and_gate_follows_baseline(demo_settings, tmp_path, p):
+    code, doc = audit_json(simulated_manifest(tmp_path, p))
+    assert code == 0, doc
+    assert doc["n"] == 400  # 200 audit items x 2 students, first candidate each
+    assert doc["ci_low"] <= p <= doc["ci_high"]
+    assert doc["parse_failure_rate"] == 0.0
+    assert doc["verifier"]["simulated"] is True
+    for student, g in doc["gate"].items():
+        assert 0.3 < g["baseline"] < 0.8, f"{student} warm-up left the baseline outside the middling band"
+        assert g["verdict"] == ("above" if g["rubric_accuracy"] >= g["baseline"] else "below")
+    for key in ("pair_direction_accuracy", "gated_pair_direction_accuracy", "cost", "provenance"):
+        assert key in doc
+    assert doc["provenance"]["protocol_version"] == "1" and doc["provenance"]["seeds"]["simulated"] == 0
+    assert doc["cost"]["judgments"] == 2 * 200 * 8
+
+
+def test_gate_flips_where_rubric_accuracy_crosses_the_baseline(demo_settings, tmp_path):
+    low_code, low = audit_json(simulated_manifest(tmp_path, 0.3), "--fail-on-block")
+    high_code, high = audit_json(simulated_manifest(tmp_path, 0.9), "--fail-on-block")
+    assert low_code == EXIT_BLOCKED and all(g["verdict"] == "below" for g in low["gate"].values())
+    assert high_code == 0 and all(g["verdict"] == "above" for g in high["gate"].values())
+    assert low["blocked"] and not high["blocked"]
+    # Same students, same baselines: only the verifier changed.
+    assert {s: g["baseline"] for s, g in low["gate"].items()} == {s: g["baseline"] for s, g in high["gate"].items()}
+
+
+def test_confident_wrong_verifier_has_wrong_pair_directions(demo_settings, tmp_path):
+    _, doc = audit_json(simulated_manifest(tmp_path, 0.2))
+    assert doc["gated_pair_direction_accuracy"] < 0.5
+    _, good = audit_json(simulated_manifest(tmp_path, 0.9))
+    assert good["gated_pair_direction_accuracy"] > 0.8
+
+
+def test_table_output_says_the_gate_in_words(demo_settings, tmp_path):
+    res = runner.invoke(app, ["audit", str(simulated_manifest(tmp_path, 0.9)), "--task", "shapes",
+                              "--profile", "demo"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # rich wraps lines at the terminal width
+    assert "rubric accuracy" in text and "ABOVE the frozen baseline" in text and "self-DPO may run" in text
+    assert "[simulated]" in text
+
+
+def test_same_seeds_give_identical_results_even_after_resampling(demo_settings, tmp_path):
+    manifest = simulated_manifest(tmp_path, 0.7, "moderate", seed=3)
+    _, first = audit_json(manifest)
+    for cached in (demo_settings.data_dir / "artifacts").glob("candidates/*"):
+        cached.unlink()
+    _, second = audit_json(manifest)
+    for doc in (first, second):
+        doc["provenance"].pop("created_at")
+        doc["cost"].pop("wall_seconds")
+    assert first == second
+
+
+def test_bad_manifest_and_unknown_task_exit_2(demo_settings, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nbackend: simulted\n")
+    res = runner.invoke(app, ["audit", str(bad), "--task", "shapes", "--profile", "demo"])
+    assert res.exit_code == 2 and "bad.yaml" in res.output and "Did you mean" in res.output
+    res = runner.invoke(app, ["audit", str(simulated_manifest(tmp_path, 0.5)), "--task", "mmmu", "--profile", "demo"])
+    assert res.exit_code == 2 and "not in protocol profile" in res.output
+
+
+def test_interrupt_leaves_no_partial_verdicts(demo_settings, tmp_path, monkeypatch):
+    from harness.verifiers.simulated import SimulatedBackend
+
+    def interrupted(self, requests):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SimulatedBackend, "judge", interrupted)
+    before = set((demo_settings.data_dir / "artifacts").rglob("verdicts/*"))
+    res = runner.invoke(app, ["audit", str(simulated_manifest(tmp_path, 0.42)), "--task", "shapes",
+                              "--profile", "demo"])
+    assert res.exit_code == EXIT_INTERRUPTED and "interrupted" in res.output
+    assert set((demo_settings.data_dir / "artifacts").rglob("verdicts/*")) == before
+
+
+def test_hf_tiny_verifier_judges_real_images_and_garbage_is_recorded(demo_settings, tiny_model_dirs):
+    manifest = parse_manifest({
+        "name": "tiny-hf", "family": "tiny", "release": "0", "owner": "tests", "backend": "hf",
+        "model": {"path": str(tiny_model_dirs["qwen3_vl"])}, "generation": {"max_new_tokens": 8, "batch_size": 8},
+        "cost": {"kind": "gpu", "gpu_type": "H100-80GB", "usd_per_gpu_hour": 2.5, "priced_on": "2026-11-26"},
+    })
+    result = run_audit(manifest, small_protocol(), "shapes", demo_settings)
+    m = result.metrics
+    assert m.n_judgments == 2 * 10 * 2
+    assert m.parse_failures.value == 1.0  # an untrained model answers garbage: recorded, not raised
+    assert m.rubric_accuracy.value == 0.0 and result.blocked
+    rows = read_jsonl(Path(result.verdicts_path))
+    assert len(rows) == 40 and all(r["raw"] is not None and r["parse_error"] for r in rows)
+    assert all(r["backend_error"] is None for r in rows)
+    assert result.cost.input_tokens > 40 * 16  # the images' tokens were in the prompt
+    assert result.cost.device == "cpu" and result.cost.usd is None and "does not apply" in result.cost.note
+
+
+def test_openai_backend_audit_against_a_real_local_server(demo_settings):
+    def judge(n, body, headers, server):
+        if n % 10 == 0:
+            return 500, {}, {"error": {"message": "overloaded"}}
+        return 200, {}, completion('Sure. ```json\n{"score": "90%"}\n```', prompt_tokens=100, completion_tokens=7)
+
+    server = FakeServer(judge)
+    try:
+        manifest = parse_manifest({
+            "name": "local-judge", "family": "judge", "release": "1", "owner": "tests", "backend": "openai",
+            "endpoint": {"base_url": server.base_url, "model": "judge", "max_retries": 0, "concurrency": 4},
+            "cost": {"kind": "api", "usd_per_1m_input_tokens": 1.0, "usd_per_1m_output_tokens": 2.0,
+                     "priced_on": "2026-11-26"},
+        })
+        result = run_audit(manifest, small_protocol(), "shapes", demo_settings)
+    finally:
+        server.stop()
+    rows = read_jsonl(Path(result.verdicts_path))
+    failed = [r for r in rows if r["backend_error"]]
+    assert len(rows) == 40 and len(failed) == 4 and all("500" in r["backend_error"] for r in failed)
+    assert all(r["score"] == 0.9 for r in rows if not r["backend_error"])
+    assert result.metrics.parse_failures.k == 4
+    assert result.cost.input_tokens == 36 * 100 and result.cost.output_tokens == 36 * 7
+    assert result.cost.usd == pytest.approx((3600 * 1.0 + 252 * 2.0) / 1e6)
+    assert server.requests[0]["messages"][0]["content"][0]["type"] == "image_url"
