@@ -88,40 +88,29 @@ def eval_cmd(
 @app.command("demo")
 def demo_cmd(
     ladder: Annotated[Path, typer.Option(help="Folder of demo verifier manifests.")] = Path("submissions/demo"),
+    profile: Annotated[str, typer.Option(help="Protocol profile.")] = "demo",
 ) -> None:
-    """The most complete end-to-end path on CPU: warm up the two tiny students on `shapes`, then
-    audit every demo verifier (stage 1) and print each one's rubric accuracy and gate verdicts."""
+    """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO and
+    evaluate every demo verifier, and print the per-task table."""
     from rich.markup import escape
 
     from harness.protocol import get_protocol
+    from harness.runner import run_protocol
     from harness.settings import get_settings
-    from harness.stages.audit import run_audit
     from harness.submission import load_manifest
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = get_settings()
-    protocol = get_protocol("demo")
+    protocol = get_protocol(profile)
     manifests = sorted(ladder.glob("*.yaml"))
     if not manifests:
-        console.print(f"[red]no manifests in {ladder}[/red]")
+        console.print(f"[red]no manifests in {escape(str(ladder))}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)
-    results = []
     with _progress() as progress:
-        for path in manifests:
-            results.append(run_audit(load_manifest(path), protocol, "shapes", settings, progress=progress))
-    students = [s.name for s in protocol.students]
-    table = Table("verifier", "rubric accuracy [95% CI]", "n", *[f"gate {s}" for s in students],
-                  "gated pair direction", "judgments", title="Demo ladder on shapes: stage 1, rubric audit")
-    for r in sorted(results, key=lambda r: -r.metrics.rubric_accuracy.value):
-        ra, pairs = r.metrics.rubric_accuracy, r.metrics.pairs_gated.direction
-        gates = [next(f"{g.verdict} (baseline {g.baseline.value:.3f})" for g in r.gate if g.student == s)
-                 for s in students]
-        table.add_row(escape(r.verifier.name) + (" [simulated]" if r.verifier.simulated else ""),
-                      f"{ra.value:.3f} [{ra.ci_low:.3f}, {ra.ci_high:.3f}]", str(ra.n), *gates,
-                      f"{pairs.value:.3f} (n={pairs.n})", str(r.cost.judgments))
-    console.print(table)
-    console.print("Below the baseline, the paper's rule says: do not run self-DPO with that verifier. "
-                  f"Per-judgment artifacts are under {escape(str(settings.data_dir / 'artifacts'))}.")
+        results = [run_protocol(load_manifest(p), protocol, settings, progress=progress) for p in manifests]
+    print_run_table(results)
+    console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
+                  f"Results and artifacts: {escape(str(settings.data_dir))}.")
 
 
 EXIT_BAD_INPUT = 2
@@ -212,6 +201,93 @@ def _print_audit(result) -> None:
         style = "green" if g.verdict == "above" else "red"
         console.print(f"[{style}]{escape(g.sentence())}[/{style}]")
     console.print(f"per-judgment verdicts: {escape(result.verdicts_path)}")
+
+
+@app.command("run")
+def run_cmd(
+    submission: Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")],
+    profile: Annotated[str, typer.Option(help="Protocol profile: production or demo.")] = "production",
+    data: Annotated[Path | None, typer.Option(help="Local copy of the task's dataset in the hub layout.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts) and exit.")] = False,
+) -> None:
+    """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
+
+    Finished stages are kept under $LADDER_DATA_DIR/runs/: run the same command again after an
+    interruption and it resumes from the last finished stage. Exit codes as for `ladder audit`;
+    1 when a stage failed (the reason is in the result).
+    """
+    import json
+
+    from harness.protocol import get_protocol
+    from harness.registry import UnknownNameError
+    from harness.runner import plan, run_protocol
+    from harness.settings import get_settings
+    from harness.submission import ManifestError, load_manifest
+
+    try:
+        manifest = load_manifest(submission)
+        protocol = get_protocol(profile)
+    except (ManifestError, UnknownNameError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if dry_run:
+        typer.echo(json.dumps(plan(manifest, protocol), indent=2) if as_json else _plan_text(plan(manifest, protocol)))
+        return
+    try:
+        with _progress() as progress:
+            if as_json:
+                progress.disable = True
+            result = run_protocol(manifest, protocol, get_settings(), data_path=data,
+                                  progress=None if as_json else progress)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: finished stages are kept; run again to resume.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+    else:
+        print_run_table([result])
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def _plan_text(p: dict) -> str:
+    lines = [f"plan for {p['verifier']} under protocol {p['protocol']} ({p['profile']}):"]
+    for t in p["tasks"]:
+        lines.append(f"  {t['task']}: audit {t['audit_items']} items x {t['k']} candidates x {t['students']} "
+                     f"students = {t['audit_judgments']} judgments; self-DPO {t['selfdpo_rounds']} rounds x "
+                     f"{t['selfdpo_prompts']} prompts x {t['k_train']} = {t['selfdpo_judgments']} judgments per "
+                     f"student; eval {t['test_items']} test items per student, before and after")
+    lines.append(f"  GPU-hours: {p['gpu_hours']}")
+    return "\n".join(lines)
+
+
+def print_run_table(results) -> None:
+    """The per-task table: verifier, rubric accuracy, gate, each student's delta, silent regression, cost."""
+    from rich.markup import escape
+
+    for task in sorted({t.task for r in results for t in r.tasks}):
+        rows = [(r, t) for r in results for t in r.tasks if t.task == task]
+        students = [s.student for s in rows[0][1].students]
+        table = Table("verifier", "rubric acc [95% CI] (n)", *[f"{s}: gate, delta [95% CI] (n)" for s in students],
+                      "silent regression", "judgments", title=f"{task}: verifiers ranked by rubric accuracy")
+        for _, t in sorted(rows, key=lambda rt: -rt[1].audit.metrics.rubric_accuracy.value):
+            ra = t.audit.metrics.rubric_accuracy
+            cells = []
+            for s in t.students:
+                gate = next(g.verdict for g in t.audit.gate if g.student == s.student)
+                if s.delta is None:
+                    cells.append(f"{gate}; failed: {escape(s.failure or '')}")
+                else:
+                    d = s.delta
+                    cells.append(f"{gate}; {d.before:.3f}->{d.after:.3f} {100 * d.delta:+.1f} pts "
+                                 f"[{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] (n={d.n})")
+            silent = ", ".join(s.student for s in t.students if s.silent_regression) or "-"
+            judgments = t.audit.cost.judgments + sum(s.selfdpo.judgments for s in t.students if s.selfdpo)
+            name = escape(t.audit.verifier.name) + (" [simulated]" if t.audit.verifier.simulated else "")
+            table.add_row(name, f"{ra.value:.3f} [{ra.ci_low:.3f}, {ra.ci_high:.3f}] ({ra.n})", *cells, silent,
+                          str(judgments))
+        console.print(table)
 
 
 def _cost_line(cost) -> str:

@@ -40,3 +40,56 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 def proportion(k: int, n: int) -> Proportion:
     lo, hi = wilson_interval(k, n)
     return Proportion(k=k, n=n, value=k / n if n else float("nan"), ci_low=lo, ci_high=hi)
+
+
+class PairedDelta(BaseModel):
+    """Change in accuracy between two evaluations of the same items (after - before)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    before: float
+    after: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    mcnemar_p: float
+    discordant: tuple[int, int] = (0, 0)  # (right before only, right after only)
+    mde: float  # minimum detectable effect (80% power, two-sided 5%) at this n and discordance
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: binomial test of b vs c discordant pairs at p = 1/2."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_delta(before: list[bool], after: list[bool], resamples: int = 2000, seed: int = 0) -> PairedDelta:
+    """Delta with a paired percentile-bootstrap 95% CI over items, McNemar's exact p and the MDE.
+
+    The MDE uses the normal approximation for paired proportions with the observed discordance
+    rate: (z_0.975 + z_0.8) * sqrt(discordant share / n); with no discordance it falls back to
+    one item's worth (1/n), so "no change" on few items reads as "too few items to tell".
+    """
+    import numpy as np
+
+    if len(before) != len(after):
+        raise ValueError(f"paired evaluations need the same items: {len(before)} vs {len(after)}")
+    n = len(before)
+    if n == 0:
+        raise ValueError("no items to compare")
+    diffs = [int(a) - int(b) for b, a in zip(before, after, strict=True)]
+    b_only = sum(d == -1 for d in diffs)
+    a_only = sum(d == 1 for d in diffs)
+    delta = sum(diffs) / n
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    stats = np.asarray(diffs, dtype=np.int64)[idx].mean(axis=1)
+    lo, hi = (float(x) for x in np.quantile(stats, [0.025, 0.975]))
+    disc = (b_only + a_only) / n
+    mde = (Z95 + 0.8416212335729143) * math.sqrt(disc / n) if disc else 1 / n
+    return PairedDelta(n=n, before=sum(before) / n, after=sum(after) / n, delta=delta, ci_low=lo, ci_high=hi,
+                       mcnemar_p=mcnemar_exact(b_only, a_only), discordant=(b_only, a_only), mde=mde)

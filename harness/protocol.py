@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.models.loading import DType, ModelRef
 from harness.models.tiny import TinySpec
 from harness.models.warmup import WarmupConfig
+from harness.stages.selfdpo import SelfDPOConfig
 
 PROTOCOL_VERSION = "1"
 
@@ -64,7 +65,6 @@ class AuditConfig(_Strict):
     top_p: float = Field(default=1.0, gt=0, le=1, description="Student nucleus sampling mass.")
     max_new_tokens: int = Field(default=16, ge=1, description="Longest candidate answer.")
     threshold: float = Field(default=0.5, ge=0, le=1, description="Verdict 'correct' iff score >= threshold.")
-    tau: float = Field(default=0.1, ge=0, le=1, description="Replay gate: a pair enters only if its margin >= tau.")
     seed: int = Field(default=0, description="Seed of candidate sampling.")
     batch_size: int = Field(default=16, ge=1, description="Items per sampling call.")
 
@@ -75,6 +75,7 @@ class ProtocolConfig(_Strict):
     tasks: tuple[str, ...] = Field(min_length=1, description="Target tasks, by registry name.")
     students: tuple[StudentConfig, StudentConfig] = Field(description="The two students.")
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    selfdpo: SelfDPOConfig = Field(default_factory=SelfDPOConfig)
     split_seed: int = Field(default=0, description="Seed of the audit/train/test split.")
     eval_max_new_tokens: int = Field(default=16, ge=1, description="Longest greedy answer in evaluation.")
     rubric_template: str = Field(default=DEFAULT_RUBRIC, description="Default rubric prompt (Jinja2).")
@@ -113,6 +114,7 @@ def _production() -> ProtocolConfig:
                           model=ModelRef(hub_id="Qwen/Qwen2.5-VL-3B-Instruct", revision="main")),
         ),
         audit=AuditConfig(max_new_tokens=512),
+        selfdpo=SelfDPOConfig(max_new_tokens=512, lora=True),
         eval_max_new_tokens=512,
     )
 
@@ -126,6 +128,7 @@ def _demo() -> ProtocolConfig:
             StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
         ),
         audit=AuditConfig(max_new_tokens=4),
+        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False),
         eval_max_new_tokens=4,
     )
 
@@ -134,7 +137,14 @@ PROFILES = {"production": _production, "demo": _demo}
 
 
 def get_protocol(profile: str = "production") -> ProtocolConfig:
-    try:
+    """A named profile, or a ProtocolConfig saved as JSON (for private experiments and tests;
+    its results carry its own digest, so they never mix with a named profile's)."""
+    if profile in PROFILES:
         return PROFILES[profile]()
-    except KeyError:
-        raise ValueError(f"unknown protocol profile {profile!r}; known: {sorted(PROFILES)}") from None
+    if profile.endswith(".json"):
+        from pathlib import Path
+
+        path = Path(profile)
+        if path.is_file():
+            return ProtocolConfig.model_validate_json(path.read_text())
+    raise ValueError(f"unknown protocol profile {profile!r}; known: {sorted(PROFILES)} or a path to a .json file")

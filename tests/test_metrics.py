@@ -19,3 +19,30 @@ def test_empty_and_invalid():
         wilson_interval(5, 3)
     p = proportion(3, 4)
     assert p.value == 0.75 and p.n == 4 and p.ci_low < 0.75 < p.ci_high
+
+
+def test_mcnemar_exact_by_hand():
+    from harness.metrics import mcnemar_exact
+
+    # b=3, c=10: 2 * sum_{i<=3} C(13, i) / 2^13 = 2 * 378 / 8192
+    assert mcnemar_exact(3, 10) == pytest.approx(2 * 378 / 8192)
+    assert mcnemar_exact(10, 3) == mcnemar_exact(3, 10)
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
+
+
+def test_paired_delta_counts_ci_and_mde():
+    from harness.metrics import paired_delta
+
+    before = [True] * 50 + [False] * 50
+    after = [True] * 40 + [False] * 10 + [True] * 30 + [False] * 20  # 10 lost, 30 gained
+    d = paired_delta(before, after, seed=1)
+    assert (d.n, d.before, d.after, d.discordant) == (100, 0.5, 0.7, (10, 30))
+    assert d.delta == pytest.approx(0.2) and d.ci_low < 0.2 < d.ci_high and d.ci_low > 0
+    # MDE = (1.96 + 0.8416) * sqrt(0.4 / 100)
+    assert d.mde == pytest.approx(2.8016 * (0.4 / 100) ** 0.5, abs=1e-3)
+    assert paired_delta(before, after, seed=1) == d  # seeded bootstrap: reproducible
+    same = paired_delta(before, before)
+    assert same.delta == 0 and same.ci_low == same.ci_high == 0 and same.mcnemar_p == 1.0 and same.mde == 0.01
+    with pytest.raises(ValueError, match="same items"):
+        paired_delta(before, after[:-1])

@@ -245,7 +245,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
             judged_items.append(judged)
         all_items.extend(judged_items)
         per_student.append(StudentAudit(student=sname, model={"name": sname, **ref.describe()},
-                                        metrics=audit_metrics(judged_items, protocol.audit.tau,
+                                        metrics=audit_metrics(judged_items, protocol.selfdpo.tau,
                                                               protocol.audit.threshold)))
     gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
 
@@ -274,7 +274,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         verifier=VerifierInfo(name=manifest.name, family=manifest.family, release=manifest.release,
                               backend=manifest.backend, simulated=manifest.is_simulated,
                               parameters=manifest.parameters, manifest_digest=digest),
-        metrics=audit_metrics(all_items, protocol.audit.tau, protocol.audit.threshold),
+        metrics=audit_metrics(all_items, protocol.selfdpo.tau, protocol.audit.threshold),
         students=per_student, gate=gate, cost=price(usage, manifest.cost), provenance=provenance,
         verdicts_path=str(verdicts_path),
     )

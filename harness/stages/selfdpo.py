@@ -1,0 +1,247 @@
+"""Stage 2, verifier-driven self-DPO with progress-gated replay, on one student and one task.
+
+Each round: sample prompts from the task's train split; sample K candidates from the current
+student; the verifier scores every candidate through the rubric prompt; the top- and
+bottom-scored candidates form a preference pair (ties and unparsed scores skipped); a pair enters
+the replay buffer only if its score margin is at least ``tau`` (progress-gated replay); the
+student is updated with TRL's ``DPOTrainer`` on the newly admitted pairs plus a replay sample of
+earlier ones. The truth (the task's exact-match scorer) is never shown to the student or the
+verifier; it is only logged, as the share of admitted pairs whose direction is wrong — the
+mechanism behind silent regression.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.audit_metrics import pick_pair
+from harness.metrics import Proportion, proportion
+from harness.models.generate import generate_batch
+from harness.stages.verdict import parse_verdict
+from harness.tasks import Item, Task
+from harness.verifiers import JudgeRequest, VerifierBackend
+
+logger = logging.getLogger(__name__)
+
+
+class SelfDPOConfig(BaseModel):
+    """Stage 2: self-DPO. Every field is part of the protocol (and of its digest)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rounds: int = Field(default=3, ge=1, description="Sample-judge-train rounds.")
+    prompts_per_round: int = Field(default=256, ge=1, description="Train-split prompts sampled per round.")
+    k: int = Field(default=8, ge=2, description="Candidates sampled per prompt.")
+    temperature: float = Field(default=1.0, gt=0, description="Student sampling temperature.")
+    max_new_tokens: int = Field(default=16, ge=1, description="Longest candidate.")
+    tau: float = Field(default=0.15, ge=0, le=1, description="Replay gate: admit a pair iff margin >= tau.")
+    replay_ratio: float = Field(default=1.0, ge=0, description="Replayed pairs per newly admitted pair.")
+    beta: float = Field(default=0.1, gt=0, description="DPO beta.")
+    loss_type: tuple[str, ...] = Field(default=("sigmoid", "sft"), description="TRL DPO loss terms.")
+    learning_rate: float = Field(default=2e-5, gt=0, description="DPO learning rate.")
+    batch_size: int = Field(default=8, ge=1, description="Pairs per DPO step.")
+    epochs: int = Field(default=1, ge=1, description="Passes over each round's training pairs.")
+    lora: bool = Field(default=True, description="Train LoRA adapters (real students) or all weights (tiny).")
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
+    probe_size: int = Field(default=200, ge=0, description="Train-split items scored greedily after each round.")
+    seed: int = Field(default=0, description="Seed of prompt sampling, candidate sampling and training.")
+
+    @model_validator(mode="after")
+    def _check(self) -> SelfDPOConfig:
+        unknown = set(self.loss_type) - {"sigmoid", "hinge", "ipo", "robust", "sft", "bco_pair", "apo_zero"}
+        if unknown:
+            raise ValueError(f"loss_type {sorted(unknown)} not supported")
+        return self
+
+
+class Pair(BaseModel):
+    item_id: str
+    chosen: str
+    rejected: str
+    margin: float
+    chosen_truth: bool
+    rejected_truth: bool
+    round: int
+
+    @property
+    def direction(self) -> Literal["right", "wrong", "neutral"]:
+        if self.chosen_truth == self.rejected_truth:
+            return "neutral"
+        return "right" if self.chosen_truth else "wrong"
+
+
+class RoundLog(BaseModel):
+    """What happened in one round (the per-round diagnostics of the result)."""
+
+    round: int
+    prompts: int
+    judgments: int
+    parse_failures: int
+    pairs_formed: int
+    pairs_admitted: int
+    replayed: int
+    direction_all: Proportion = Field(description="Right-direction share of decisive formed pairs.")
+    direction_admitted: Proportion = Field(description="Right-direction share of decisive admitted pairs.")
+    wrong_admitted: int = Field(description="Admitted pairs whose chosen answer is wrong and rejected right.")
+    steps: int
+    loss_first: float | None
+    loss_last: float | None
+    reward_accuracy: float | None = Field(description="TRL's rewards/accuracies, mean over the round's steps.")
+    reward_margin: float | None = Field(description="TRL's rewards/margins, mean over the round's steps.")
+    probe_accuracy: float | None
+
+
+class SelfDPOResult(BaseModel):
+    student: str
+    task: str
+    rounds: list[RoundLog]
+    loss_curve: list[tuple[int, float]] = Field(description="(global step, DPO loss) for every step.")
+    judgments: int
+    device_seconds: float
+
+    @property
+    def loss_fell(self) -> bool:
+        """The training loss decreased over the run: mean of the last quarter below the first quarter."""
+        losses = [loss for _, loss in self.loss_curve]
+        if len(losses) < 4:
+            return False
+        q = max(1, len(losses) // 4)
+        return sum(losses[-q:]) / q < sum(losses[:q]) / q
+
+
+def _rows(pairs: Sequence[Pair], items: dict[str, Item]) -> list[dict]:
+    def conv(role: str, text: str, images: int = 0) -> list[dict]:
+        content = [{"type": "image"} for _ in range(images)] + [{"type": "text", "text": text}]
+        return [{"role": role, "content": content}]
+
+    return [{"images": items[p.item_id].images,
+             "prompt": conv("user", items[p.item_id].prompt, len(items[p.item_id].images)),
+             "chosen": conv("assistant", p.chosen), "rejected": conv("assistant", p.rejected)} for p in pairs]
+
+
+def form_pairs(items: Sequence[Item], candidates: Sequence[Sequence[tuple[str, bool]]],
+               scores: Sequence[Sequence[float | None]], round_index: int) -> list[Pair]:
+    """Top- vs bottom-scored candidate per item (ties and unparsed skipped), as self-DPO forms them."""
+    pairs = []
+    for it, cands, sc in zip(items, candidates, scores, strict=True):
+        picked = pick_pair(list(zip(sc, (t for _, t in cands), strict=True)))
+        if picked is None:
+            continue
+        top, bottom = picked
+        if cands[top][0] == cands[bottom][0]:
+            continue  # the same answer text twice: nothing to prefer
+        pairs.append(Pair(item_id=it.id, chosen=cands[top][0], rejected=cands[bottom][0],
+                          margin=float(sc[top]) - float(sc[bottom]), chosen_truth=cands[top][1],
+                          rejected_truth=cands[bottom][1], round=round_index))
+    return pairs
+
+
+def _direction(pairs: Sequence[Pair]) -> Proportion:
+    decisive = [p for p in pairs if p.direction != "neutral"]
+    return proportion(sum(p.direction == "right" for p in decisive), len(decisive))
+
+
+def train_dpo(model, processor, rows: list[dict], cfg: SelfDPOConfig, out_dir: Path, seed: int) -> list[dict]:
+    """One DPOTrainer pass over ``rows``; returns TRL's per-step log records."""
+    import datasets
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(
+        output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size, num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate, beta=cfg.beta, loss_type=list(cfg.loss_type), logging_steps=1,
+        report_to=[], save_strategy="no", seed=seed, bf16=False, gradient_checkpointing=False,
+        use_cpu=model.device.type == "cpu", disable_tqdm=True, lr_scheduler_type="constant",
+    )
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
+                                 exclude_modules=["lm_head"], task_type="CAUSAL_LM")
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                         processing_class=processor, peft_config=peft_config)
+    # The Trainer prints its log dicts to stdout; ours must stay clean (`ladder run --json`).
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.train()
+    return [r for r in trainer.state.log_history if "loss" in r]
+
+
+def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequence[Item], backend: VerifierBackend,
+             render: Callable[[str, str], str], cfg: SelfDPOConfig, student: str, work_dir: Path,
+             progress=None) -> SelfDPOResult:
+    """Run all rounds in place on ``model``; returns the logs. Raises FloatingPointError on a NaN loss."""
+    from harness.stages.evaluate import EvalConfig, evaluate
+
+    rng = random.Random(cfg.seed)
+    by_id = {it.id: it for it in train}
+    buffer: list[Pair] = []
+    rounds: list[RoundLog] = []
+    curve: list[tuple[int, float]] = []
+    judgments = 0
+    bar = progress.add_task(f"self-DPO {student}", total=cfg.rounds) if progress else None
+    for r in range(cfg.rounds):
+        prompts = rng.sample(list(train), min(cfg.prompts_per_round, len(train)))
+        model.eval()
+        cands: list[list[tuple[str, bool]]] = []
+        for b in range(0, len(prompts), 16):
+            batch = prompts[b:b + 16]
+            gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
+                                 max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
+                                 num_return_sequences=cfg.k, seed=cfg.seed * 100_003 + r * 1000 + b)
+            cands += [[(t, task.score_item(t, it).correct) for t in texts] for it, texts in zip(batch, gen.texts,
+                                                                                                  strict=True)]
+        requests = [JudgeRequest(item_id=it.id, candidate_index=k, student=f"{student}/round{r}", images=it.images,
+                                 prompt=render(it.prompt, text), truth=truth)
+                    for it, cs in zip(prompts, cands, strict=True) for k, (text, truth) in enumerate(cs)]
+        raws = backend.judge(requests)
+        judgments += len(raws)
+        flat = [parse_verdict(x.text).score if x.text is not None else None for x in raws]
+        scores = [flat[i * cfg.k:(i + 1) * cfg.k] for i in range(len(prompts))]
+        formed = form_pairs(prompts, cands, scores, r)
+        admitted = [p for p in formed if p.margin >= cfg.tau]
+        n_replay = min(len(buffer), math.floor(cfg.replay_ratio * len(admitted)))
+        replayed = rng.sample(buffer, n_replay)
+        buffer.extend(admitted)
+        logs: list[dict] = []
+        if admitted:
+            model.train()
+            logs = train_dpo(model, processor, _rows(admitted + replayed, by_id), cfg,
+                             work_dir / f"round{r}", seed=cfg.seed + r)
+            losses = [float(x["loss"]) for x in logs]
+            if any(not math.isfinite(v) for v in losses):
+                raise FloatingPointError(f"{student}: DPO loss is not finite in round {r}: {losses[-5:]}")
+            curve += [(len(curve) + i + 1, v) for i, v in enumerate(losses)]
+        model.eval()
+        probe_acc = evaluate(model, processor, task, probe, EvalConfig(max_new_tokens=cfg.max_new_tokens)
+                             ).accuracy.value if probe else None
+        rounds.append(RoundLog(
+            round=r, prompts=len(prompts), judgments=len(raws), parse_failures=sum(s is None for s in flat),
+            pairs_formed=len(formed), pairs_admitted=len(admitted), replayed=n_replay,
+            direction_all=_direction(formed), direction_admitted=_direction(admitted),
+            wrong_admitted=sum(p.direction == "wrong" for p in admitted), steps=len(logs),
+            loss_first=float(logs[0]["loss"]) if logs else None, loss_last=float(logs[-1]["loss"]) if logs else None,
+            reward_accuracy=_mean(logs, "rewards/accuracies"), reward_margin=_mean(logs, "rewards/margins"),
+            probe_accuracy=probe_acc,
+        ))
+        logger.info("%s round %d: %d/%d pairs admitted (%d wrong-direction), %d steps, loss %s, probe %s",
+                    student, r, len(admitted), len(formed), rounds[-1].wrong_admitted, len(logs),
+                    rounds[-1].loss_last, probe_acc)
+        if progress is not None:
+            progress.advance(bar)
+    return SelfDPOResult(student=student, task=task.name, rounds=rounds, loss_curve=curve, judgments=judgments,
+                         device_seconds=getattr(backend, "device_seconds", 0.0))
+
+
+def _mean(logs: list[dict], key: str) -> float | None:
+    vals = [float(x[key]) for x in logs if key in x]
+    return sum(vals) / len(vals) if vals else None
