@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -118,6 +119,35 @@ EXIT_BLOCKED = 3
 EXIT_INTERRUPTED = 130
 
 
+def _bad_input(message: str):
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load_inputs(submission: Path, profile: str):
+    """The validated manifest and protocol, or exit 2 with the reason."""
+    from harness.protocol import get_protocol
+    from harness.registry import UnknownNameError
+    from harness.submission import ManifestError, load_manifest
+
+    try:
+        return load_manifest(submission), get_protocol(profile)
+    except (ManifestError, UnknownNameError, ValueError) as err:
+        _bad_input(str(err))
+
+
+def _with_progress(quiet: bool, work, on_interrupt: str):
+    """Run ``work(progress)`` with a progress display (none when ``quiet``); Ctrl-C exits 130."""
+    try:
+        if quiet:
+            return work(None)
+        with _progress() as progress:
+            return work(progress)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/yellow]: {on_interrupt}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 @app.command("audit")
 def audit_cmd(
     submission: Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")],
@@ -135,32 +165,16 @@ def audit_cmd(
     """
     import json
 
-    from harness.protocol import get_protocol
-    from harness.registry import UnknownNameError
     from harness.settings import get_settings
     from harness.stages.audit import run_audit
-    from harness.submission import ManifestError, load_manifest
 
-    try:
-        manifest = load_manifest(submission)
-        protocol = get_protocol(profile)
-        if task_name not in protocol.tasks:
-            raise ValueError(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: "
-                             f"{', '.join(protocol.tasks)})")
-    except (ManifestError, UnknownNameError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    manifest, protocol = _load_inputs(submission, profile)
+    if task_name not in protocol.tasks:
+        _bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
     settings = get_settings()
-    try:
-        with _progress() as progress:
-            if as_json:
-                progress.stop()
-                progress.disable = True
-            result = run_audit(manifest, protocol, task_name, settings, data_path=data,
-                               progress=None if as_json else progress)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: nothing partial was written; run again to resume.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    result = _with_progress(as_json, lambda progress: run_audit(manifest, protocol, task_name, settings,
+                                                                 data_path=data, progress=progress),
+                            "nothing partial was written; run again to resume.")
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
     else:
@@ -219,30 +233,17 @@ def run_cmd(
     """
     import json
 
-    from harness.protocol import get_protocol
-    from harness.registry import UnknownNameError
     from harness.runner import plan, run_protocol
     from harness.settings import get_settings
-    from harness.submission import ManifestError, load_manifest
 
-    try:
-        manifest = load_manifest(submission)
-        protocol = get_protocol(profile)
-    except (ManifestError, UnknownNameError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    manifest, protocol = _load_inputs(submission, profile)
     if dry_run:
         typer.echo(json.dumps(plan(manifest, protocol), indent=2) if as_json else _plan_text(plan(manifest, protocol)))
         return
-    try:
-        with _progress() as progress:
-            if as_json:
-                progress.disable = True
-            result = run_protocol(manifest, protocol, get_settings(), data_path=data,
-                                  progress=None if as_json else progress)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: finished stages are kept; run again to resume.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    settings = get_settings()
+    result = _with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
+                                                                    progress=progress),
+                            "finished stages are kept; run again to resume.")
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
     else:
