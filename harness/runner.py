@@ -19,13 +19,20 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from rich.progress import Progress
 
-from harness.artifacts import atomic_write_text, cache_key
+from harness.artifacts import atomic_write_text
 from harness.metrics import PairedDelta, Proportion, paired_delta
 from harness.models.loading import load_vlm
 from harness.models.students import resolve_student
 from harness.protocol import ProtocolConfig
 from harness.settings import Settings
-from harness.stages.audit import AuditResult, audit_items, render_rubric, run_audit
+from harness.stages.audit import (
+    AuditResult,
+    LazyStudent,
+    baseline_path,
+    protocol_splits,
+    render_rubric,
+    run_audit,
+)
 from harness.stages.evaluate import EvalConfig, evaluate, load_or_evaluate
 from harness.stages.selfdpo import SelfDPOResult, self_dpo
 from harness.submission import Manifest
@@ -132,19 +139,16 @@ def _train_and_evaluate(manifest, protocol, task_name, student, audit: AuditResu
                         progress) -> StudentOutcome:
     task = get_task(task_name)
     items = task.items(path=data_path)
-    _, test = audit_items(task, items, protocol)
-    split = task.splits([it.id for it in items], seed=protocol.split_seed)
-    by_id = {it.id: it for it in items}
-    train = [by_id[i] for i in split["train"]]
+    splits = protocol_splits(task, items, protocol)
+    train, test = splits["train"], splits["test"]
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
     ident = {"name": student.name, **ref.describe()}
-    key = cache_key(student=ident, task=task.name, split="test", protocol=protocol.digest())
     eval_cfg = EvalConfig(max_new_tokens=protocol.eval_max_new_tokens)
+    baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), LazyStudent(ref), task, test,
+                                eval_cfg, progress)
     from harness.verifiers.hf import pick_device
 
     device = pick_device()
-    baseline = load_or_evaluate(settings.data_dir / "artifacts" / "baselines" / f"{task.name}-{key}.json",
-                                lambda: load_vlm(ref, device=device, dtype="float32"), task, test, eval_cfg, progress)
     failed = StudentOutcome(student=student.name, status="failed", baseline=baseline.accuracy)
     if audit.metrics.parse_failures.value == 1.0:
         return failed.model_copy(update={"failure": "the verifier produced no parseable verdict in the audit"})

@@ -128,14 +128,21 @@ def render_rubric(template: str) -> Callable[[str, str], str]:
     return lambda question, candidate: compiled.render(question=question, candidate=candidate)
 
 
-def audit_items(task: Task, items: Sequence[Item], protocol: ProtocolConfig) -> tuple[list[Item], list[Item]]:
-    """(audit items, test items) of the task under the protocol's split."""
+def protocol_splits(task: Task, items: Sequence[Item], protocol: ProtocolConfig) -> dict[str, list[Item]]:
+    """The task's audit (cut to the protocol's audit size), train and test items under the protocol's split."""
     split = task.splits([it.id for it in items], seed=protocol.split_seed)
     by_id = {it.id: it for it in items}
-    return [by_id[i] for i in split["audit"][:protocol.audit.size]], [by_id[i] for i in split["test"]]
+    split["audit"] = split["audit"][:protocol.audit.size]
+    return {name: [by_id[i] for i in ids] for name, ids in split.items()}
 
 
-class _Lazy:
+def baseline_path(settings: Settings, ident: dict, task: str, protocol: ProtocolConfig) -> Path:
+    """Where a student's frozen test-split evaluation is cached (shared by every submission)."""
+    key = cache_key(student=ident, task=task, split="test", protocol=protocol.digest())
+    return settings.data_dir / "artifacts" / "baselines" / f"{task}-{key}.json"
+
+
+class LazyStudent:
     """Load a student only if some cache misses, and at most once."""
 
     def __init__(self, ref: ModelRef) -> None:
@@ -157,12 +164,10 @@ def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[I
     """A student's cached (or freshly made) audit candidates and frozen test baseline."""
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
     ident = {"name": student.name, **ref.describe()}
-    loader = _Lazy(ref)
-    root = settings.data_dir / "artifacts"
-    cands = load_or_sample(candidates_path(root, ident, task.name, "audit", protocol.digest()), loader, task, audit,
-                           protocol.audit, progress)
-    key = cache_key(student=ident, task=task.name, split="test", protocol=protocol.digest())
-    baseline = load_or_evaluate(root / "baselines" / f"{task.name}-{key}.json", loader, task, test,
+    loader = LazyStudent(ref)
+    cands = load_or_sample(candidates_path(settings.data_dir / "artifacts", ident, task.name, "audit",
+                                           protocol.digest()), loader, task, audit, protocol.audit, progress)
+    baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), loader, task, test,
                                 EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
     return ref, cands, baseline
 
@@ -196,7 +201,8 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
     t0 = time.perf_counter()
     task = get_task(task_name)
     items = task.items(path=data_path)
-    audit, test = audit_items(task, items, protocol)
+    splits = protocol_splits(task, items, protocol)
+    audit, test = splits["audit"], splits["test"]
     by_id = {it.id: it for it in audit}
     render = render_rubric(manifest.rubric_template or protocol.rubric_template)
 
@@ -250,8 +256,8 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
     gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
 
     digest = manifest.digest()
-    verdicts_path = (settings.data_dir / "artifacts" / "verdicts" /
-                     f"{task.name}-{cache_key(m=digest, p=protocol.digest())}.jsonl")
+    config_digest = cache_key(m=digest, p=protocol.digest())
+    verdicts_path = settings.data_dir / "artifacts" / "verdicts" / f"{task.name}-{config_digest}.jsonl"
     write_jsonl(verdicts_path, verdict_rows)
     usage = Usage(judgments=len(raws), wall_seconds=round(judge_wall, 3), device_seconds=round(device_seconds, 3),
                   device=device, input_tokens=sum(r.input_tokens for r in raws),
@@ -266,7 +272,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
                                                                            **getattr(task, "__dict__", {})}},
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
-        hardware=hardware(), config_digest=cache_key(m=digest, p=protocol.digest()),
+        hardware=hardware(), config_digest=config_digest,
     )
     logger.info("audit of %s on %s took %.1f s", manifest.name, task.name, time.perf_counter() - t0)
     return AuditResult(
