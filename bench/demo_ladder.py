@@ -26,7 +26,7 @@ def main() -> None:
     os.environ["LADDER_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from harness.cli import print_run_table
+    from harness.cli import print_findings, print_run_table
     from harness.models.students import resolve_student
     from harness.protocol import get_protocol
     from harness.runner import run_protocol
@@ -52,6 +52,7 @@ def main() -> None:
             rows += [(f"{path.stem}: self-DPO + eval {s.student}", s.wall_seconds) for s in task.students]
     elapsed = time.perf_counter() - start
     print_run_table(results)
+    print_findings(results)
     width = max(len(name) for name, _ in rows)
     print(f"\n{'stage':<{width}}  wall s")
     for name, secs in rows:

@@ -86,6 +86,28 @@ def eval_cmd(
     console.print(f"{task_name} {split}: accuracy {result.accuracy}")
 
 
+@app.command("export-lm-eval")
+def export_lm_eval_cmd(
+    out: Annotated[Path, typer.Argument(help="Include path to write the lm-eval tasks under.")],
+    profile: Annotated[str, typer.Option(help="Protocol profile: its tasks, splits and answer length.")] = "demo",
+    data: Annotated[Path | None, typer.Option(help="Local copy of the dataset in the hub layout.")] = None,
+) -> None:
+    """Write each task's test split as an lm-eval task (scored by our scorer), for `lm_eval --include_path OUT`."""
+    from harness.lmeval import export_task
+    from harness.protocol import get_protocol
+    from harness.stages.audit import protocol_splits
+    from harness.tasks import get_task
+
+    protocol = get_protocol(profile)
+    for name in protocol.tasks:
+        task = get_task(name)
+        test = protocol_splits(task, task.items(path=data), protocol)["test"]
+        path = export_task(test, name, protocol.profile, out, max_gen_toks=protocol.eval_max_new_tokens)
+        console.print(f"{escape(name)}: {len(test)} test items -> {escape(str(path))}")
+    console.print(f"run: lm_eval --model hf-multimodal --model_args pretrained=MODEL --apply_chat_template "
+                  f"--include_path {escape(str(out))} --tasks <name>")
+
+
 @app.command("demo")
 def demo_cmd(
     ladder: Annotated[Path, typer.Option(help="Folder of demo verifier manifests.")] = Path("submissions/demo"),
@@ -110,6 +132,7 @@ def demo_cmd(
     with _progress() as progress:
         results = [run_protocol(load_manifest(p), protocol, settings, progress=progress) for p in manifests]
     print_run_table(results)
+    print_findings(results)
     console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
                   f"Results and artifacts: {escape(str(settings.data_dir))}.")
 
@@ -291,11 +314,170 @@ def print_run_table(results) -> None:
         console.print(table)
 
 
+def print_findings(results) -> None:
+    """Whether the ladder reproduces the paper's findings, with the evidence for each."""
+    from harness.findings import check_findings
+    from harness.results import post_correctness
+
+    posts = post_correctness(results)
+    for task in sorted({t.task for r in results for t in r.tasks}):
+        for f in check_findings(results, posts, task=task):
+            mark = "[green]holds[/green]" if f.holds else "[red]does not hold[/red]"
+            console.print(f"{escape(task)}: {escape(f.name)}: {mark}")
+            for line in f.evidence:
+                console.print(f"    {escape(line)}", highlight=False)
+
+
 def _cost_line(cost) -> str:
     usd = "n/a" if cost.usd is None else f"${cost.usd:.4f}"
     extra = f" ({cost.note})" if cost.note else ""
     return (f"{cost.judgments} judgments, {cost.wall_seconds:.1f} s wall, {cost.device_seconds:.1f} s on "
             f"{cost.device}, {cost.input_tokens}+{cost.output_tokens} tokens, {usd}{extra}")
+
+
+def _engine():
+    """The store's engine, migrated to the newest schema (SQLite under the data dir unless LADDER_DATABASE_URL)."""
+    from harness.settings import get_settings
+    from harness.store import connect, migrate
+
+    url = get_settings().database
+    migrate(url)
+    return connect(url)
+
+
+@app.command("submit")
+def submit_cmd(
+    submission: Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")],
+    profile: Annotated[str, typer.Option(help="Protocol profile: production or demo.")] = "production",
+) -> None:
+    """Validate a manifest and queue it; a manifest already queued under the same protocol is reported, not
+    queued twice (exit 0 with its id)."""
+    from harness.store.queue import ProtocolKey, submit
+
+    manifest, protocol = _load_inputs(submission, profile)
+    key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
+                      config=protocol.model_dump(mode="json"))
+    job, created = submit(_engine(), manifest.model_dump(mode="json"), manifest.digest(), key)
+    what = "queued" if created else f"already submitted ({job.status})"
+    console.print(f"submission {job.id}: {escape(manifest.name)} {what} under protocol {protocol.version} "
+                  f"({escape(protocol.profile)})", highlight=False)
+
+
+@app.command("worker")
+def worker_cmd(
+    executor: Annotated[str, typer.Option(help="Where the protocol runs: local, docker or ray.")] = "local",
+    once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty.")] = False,
+    lease: Annotated[float, typer.Option(help="Lease seconds; heartbeats renew it every third of it.")] = 300.0,
+    poll: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 5.0,
+    max_jobs: Annotated[int | None, typer.Option(help="Stop after this many jobs.")] = None,
+) -> None:
+    """Claim queued submissions and run them, one at a time, until stopped (or the queue is empty with --once)."""
+    from harness.registry import UnknownNameError
+    from harness.settings import get_settings
+    from harness.worker import run_worker
+
+    try:
+        n = run_worker(_engine(), get_settings(), executor, once=once, poll_seconds=poll, lease_seconds=lease,
+                       max_jobs=max_jobs)
+    except UnknownNameError as err:
+        _bad_input(str(err))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: the job's lease expires and another worker resumes it.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    console.print(f"processed {n} submission(s)")
+
+
+@app.command("execute")
+def execute_cmd(
+    manifest_json: Annotated[Path, typer.Argument(help="The submission's manifest as JSON (from the queue).")],
+    profile: Annotated[str, typer.Option(help="Protocol profile.")] = "production",
+    out: Annotated[Path, typer.Option(help="Where to write the result document and per-item rows (JSON).")] = Path(
+        "outcome.json"),
+) -> None:
+    """Run one submission's protocol in this process and write its outcome file: the entry point of the
+    docker and ray executors (the worker outside lands the result in the store)."""
+    import json
+
+    from harness.executors import write_outcome
+    from harness.executors.local import run_in_process
+    from harness.protocol import get_protocol
+    from harness.settings import get_settings
+
+    try:
+        manifest = json.loads(manifest_json.read_text())
+        protocol = get_protocol(profile)
+    except (OSError, ValueError) as err:
+        _bad_input(f"{manifest_json} / {profile}: {err}")
+    write_outcome(run_in_process(manifest, protocol.model_dump(mode="json"), get_settings()), out)
+    console.print(f"outcome written to {escape(str(out))}")
+
+
+@app.command("status")
+def status_cmd(
+    limit: Annotated[int, typer.Option(help="Newest N submissions.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The queue: every submission's status, attempts, worker and failure reason."""
+    import json
+
+    from harness.store.queue import listing
+
+    rows = listing(_engine(), limit)
+    if as_json:
+        typer.echo(json.dumps([{"id": r.id, "name": r.manifest.get("name"), "status": r.status,
+                                "attempts": r.attempts, "worker": r.worker, "profile": r.protocol_profile,
+                                "failure": r.failure_reason} for r in rows], indent=2))
+        return
+    table = Table("id", "verifier", "profile", "status", "attempts", "worker", "failure")
+    for r in rows:
+        table.add_row(str(r.id), escape(str(r.manifest.get("name"))), escape(r.protocol_profile), r.status,
+                      f"{r.attempts}/{r.max_attempts}", escape(r.worker or "-"), escape(r.failure_reason or ""))
+    console.print(table)
+
+
+@app.command("cancel")
+def cancel_cmd(submission_id: Annotated[int, typer.Argument(help="Submission id (see `ladder status`).")]) -> None:
+    """Cancel a queued or running submission (a running worker stops at its next heartbeat)."""
+    from harness.store.queue import cancel
+
+    if not cancel(_engine(), submission_id):
+        _bad_input(f"submission {submission_id} does not exist or has already finished")
+    console.print(f"submission {submission_id} cancelled")
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[str, typer.Argument(help="Baseline release: FAMILY@RELEASE or a submission id.")],
+    b: Annotated[str, typer.Argument(help="Candidate release: FAMILY@RELEASE or a submission id.")],
+    alpha: Annotated[float, typer.Option(help="Significance level of the rubric-accuracy test.")] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Gate a verifier release: exit 1 when B is significantly worse than A on any task (same protocol)."""
+    from harness.compare import CompareError, compare
+
+    try:
+        result = compare(_engine(), a, b, alpha=alpha)
+    except CompareError as err:
+        _bad_input(str(err))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print_compare(result)
+    if result.b_worse:
+        raise typer.Exit(1)
+
+
+def _print_compare(result) -> None:
+    table = Table("task", "rubric acc A -> B (n)", "McNemar p", "student post-DPO B - A [95% CI] (n)", "B worse",
+                  title=f"{escape(result.a)} vs {escape(result.b)} (protocol {result.protocol_digest})")
+    for t in result.tasks:
+        r = t.rubric
+        rubric = f"{r.accuracy_a:.3f} -> {r.accuracy_b:.3f} ({r.n})" if r else "-"
+        students = "; ".join(f"{escape(s)} {100 * d.delta:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] "
+                             f"({d.n})" for s, d in t.students.items()) or "-"
+        table.add_row(escape(t.task), rubric, f"{r.mcnemar_p:.3g}" if r else "-", students,
+                      escape("; ".join(t.reasons)) if t.b_worse else "no")
+    console.print(table)
 
 
 if __name__ == "__main__":

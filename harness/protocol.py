@@ -128,7 +128,7 @@ def _demo() -> ProtocolConfig:
             StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
         ),
         audit=AuditConfig(max_new_tokens=4),
-        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False),
+        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False, epochs=2),
         eval_max_new_tokens=4,
     )
 

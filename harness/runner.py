@@ -54,6 +54,8 @@ class StudentOutcome(BaseModel):
     silent_regression: bool = Field(default=False, description="DPO loss fell while accuracy fell (CI < 0).")
     selfdpo: SelfDPOResult | None = None
     wall_seconds: float = Field(default=0.0, description="Self-DPO + evaluation wall time.")
+    baseline_predictions: str | None = Field(default=None, description="Per-item baseline eval artifact (JSON).")
+    post_predictions: str | None = Field(default=None, description="Per-item post-DPO eval artifact (JSON).")
 
     def summary(self) -> dict:
         d = self.delta
@@ -149,7 +151,9 @@ def _train_and_evaluate(manifest, protocol, task_name, student, audit: AuditResu
     from harness.verifiers.hf import pick_device
 
     device = pick_device()
-    failed = StudentOutcome(student=student.name, status="failed", baseline=baseline.accuracy)
+    base_path = baseline_path(settings, ident, task.name, protocol)
+    failed = StudentOutcome(student=student.name, status="failed", baseline=baseline.accuracy,
+                            baseline_predictions=str(base_path))
     if audit.metrics.parse_failures.value == 1.0:
         return failed.model_copy(update={"failure": "the verifier produced no parseable verdict in the audit"})
     model, processor = load_vlm(ref, device=device, dtype="float32" if device == "cpu" else student.dtype)
@@ -167,10 +171,13 @@ def _train_and_evaluate(manifest, protocol, task_name, student, audit: AuditResu
         return failed.model_copy(update={"failure": "no preference pair passed the replay gate in any round",
                                          "selfdpo": result})
     post = evaluate(model, processor, task, test, eval_cfg, progress)
+    post_path = work_dir.parent / f"{student.name}.post.json"
+    atomic_write_text(post_path, post.model_dump_json())
     delta = paired_delta([p.correct for p in baseline.predictions], [p.correct for p in post.predictions],
                          seed=protocol.selfdpo.seed)
     return StudentOutcome(student=student.name, status="succeeded", baseline=baseline.accuracy, post=post.accuracy,
-                          delta=delta, silent_regression=result.loss_fell and delta.ci_high < 0, selfdpo=result)
+                          baseline_predictions=str(base_path), post_predictions=str(post_path), delta=delta,
+                          silent_regression=result.loss_fell and delta.ci_high < 0, selfdpo=result)
 
 
 # Item counts of the production splits (hub dataset sizes), for planning without a download.

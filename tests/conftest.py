@@ -58,3 +58,48 @@ def demo_settings(demo_data_dir, monkeypatch):
 
     monkeypatch.setenv("LADDER_DATA_DIR", str(demo_data_dir))
     return get_settings()
+
+
+@pytest.fixture
+def small_profile(tmp_path) -> str:
+    """A demo protocol cut down to seconds (20 audit items, 2 rounds of 24 prompts), saved as JSON."""
+    from harness.protocol import AuditConfig, get_protocol
+
+    demo = get_protocol("demo")
+    small = demo.model_copy(update={
+        "audit": AuditConfig(size=20, k=4, max_new_tokens=4),
+        "selfdpo": demo.selfdpo.model_copy(update={"rounds": 2, "prompts_per_round": 24, "k": 4, "probe_size": 10}),
+    })
+    path = tmp_path / "small-protocol.json"
+    path.write_text(small.model_dump_json())
+    return str(path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A migrated, empty store: a SQLite file, or a fresh schema in the PostgreSQL at LADDER_TEST_DATABASE_URL."""
+    from harness.store import migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ladder.db'}"
+        migrate(url)
+        yield url
+        return
+    base = os.environ.get("LADDER_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL tests need LADDER_TEST_DATABASE_URL (set by .ci/run)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    migrate(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

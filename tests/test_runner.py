@@ -14,22 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.protocol import AuditConfig, get_protocol
 
 runner = CliRunner()
 STRONG = "submissions/demo/strong.yaml"
-
-
-@pytest.fixture
-def small_profile(tmp_path) -> str:
-    demo = get_protocol("demo")
-    small = demo.model_copy(update={
-        "audit": AuditConfig(size=20, k=4, max_new_tokens=4),
-        "selfdpo": demo.selfdpo.model_copy(update={"rounds": 2, "prompts_per_round": 24, "k": 4, "probe_size": 10}),
-    })
-    path = tmp_path / "small-protocol.json"
-    path.write_text(small.model_dump_json())
-    return str(path)
 
 
 def run_json(manifest: str, profile: str) -> tuple[int, dict]:

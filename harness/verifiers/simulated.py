@@ -11,7 +11,9 @@ independent across judgments (what a CI over judgments assumes). Score profiles:
 
 - ``confident``: verdict "correct" -> U(0.85, 1.0), "wrong" -> U(0.0, 0.15);
 - ``moderate``:  U(0.6, 0.8) / U(0.2, 0.4);
-- ``uncertain``: U(0.5, 0.6) / U(0.4, 0.5) (near 0.5: small margins, few pairs pass a replay gate).
+- ``uncertain``: U(0.5, 0.6) / U(0.43, 0.5): near 0.5, so a top-vs-bottom margin reaches the protocol's replay
+  gate (tau = 0.15) only when one score lands near each end: about a quarter of the pairs pass it, against
+  nearly all of a ``confident`` verifier's (the confidence inversion's mechanism).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
 PROFILES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "confident": ((0.85, 1.0), (0.0, 0.15)),
     "moderate": ((0.6, 0.8), (0.2, 0.4)),
-    "uncertain": ((0.5, 0.6), (0.4, 0.5)),
+    "uncertain": ((0.5, 0.6), (0.43, 0.5)),
 }
 
 

@@ -62,7 +62,7 @@ def test_one_round_with_a_strong_verifier_trains_on_right_direction_pairs(studen
     (r,) = res.rounds
     assert r.prompts == 48 and r.judgments == 48 * 4 and res.judgments == 192
     assert 0 < r.pairs_admitted <= r.pairs_formed <= 48
-    assert r.direction_admitted.value > 0.8 and r.steps == math.ceil(r.pairs_admitted / cfg.batch_size)
+    assert r.direction_admitted.value > 0.8 and r.steps == cfg.epochs * math.ceil(r.pairs_admitted / cfg.batch_size)
     assert len(res.loss_curve) == r.steps and all(math.isfinite(v) for _, v in res.loss_curve)
     assert r.reward_accuracy is not None and r.probe_accuracy is not None
     assert any(not (a == b).all() for a, b in zip(before, model.parameters(), strict=True))  # weights moved

@@ -1,0 +1,34 @@
+"""The demo students' warm-up: middling accuracy, and every answer option in use (not a degenerate student)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.models.warmup import WarmupConfig, answer_shares
+from harness.stages.evaluate import Prediction
+from harness.tasks import get_task
+
+
+def test_answer_shares_count_parsed_letters_over_all_answers():
+    items = get_task("shapes").items(limit=4)
+    preds = [Prediction(item_id=it.id, response=r, parsed=p, correct=False, method="x")
+             for it, (r, p) in zip(items, [("A", "A"), ("A", "A"), ("C", "C"), ("??", None)], strict=True)]
+    assert answer_shares(preds, items) == {"A": 0.5, "B": 0.0, "C": 0.25, "D": 0.0}
+
+
+def test_band_must_be_ordered():
+    with pytest.raises(ValueError, match="target_low"):
+        WarmupConfig(target_low=0.8, target_high=0.6)
+
+
+@pytest.mark.slow
+def test_demo_students_are_middling_and_use_every_answer(demo_data_dir):
+    reports = [json.loads(p.read_text()) for p in sorted((demo_data_dir / "students").glob("*/warmup.json"))]
+    assert len(reports) == 2
+    cfg = WarmupConfig()
+    for r in reports:
+        assert r["in_band"] and cfg.target_low <= r["probe_accuracy"] <= cfg.target_high, r
+        assert set(r["answer_shares"]) == {"A", "B", "C", "D"}
+        assert min(r["answer_shares"].values()) >= cfg.min_answer_share, r["answer_shares"]
