@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     def sqlite_url(self) -> str:
         return f"sqlite:///{(self.data_dir / 'ladder.db').resolve()}"
 
+    @property
+    def database(self) -> str:
+        """The results store's URL: ``database_url`` when set, else the embedded SQLite file."""
+        return self.database_url or self.sqlite_url
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
 
 def get_settings() -> Settings:
     """Read the settings from the current environment (cheap; call where needed)."""

@@ -1,0 +1,80 @@
+"""Executors: where a submission's protocol runs (``local`` here; ``docker`` and ``ray`` per deployment).
+
+An executor takes the manifest (JSON) and the protocol profile and returns the run's result document and
+per-item rows; it never touches the database (the worker lands the result). Registered by name, so a
+deployment picks one with ``ladder worker --executor NAME`` and a typo gets a "did you mean" error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from harness.registry import Registry
+from harness.settings import Settings
+
+
+class ExecutorError(RuntimeError):
+    """The executor could not produce a result (container failed, task crashed, timeout)."""
+
+
+@dataclass(frozen=True)
+class ExecutorOutcome:
+    document: dict[str, Any]
+    items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def document_status(self) -> str:
+        ok = all(s["status"] == "succeeded" for t in self.document["tasks"] for s in t["students"])
+        return "succeeded" if ok else "failed"
+
+    @property
+    def failure(self) -> str | None:
+        reasons = [f"{t['task']}/{s['student']}: {s['failure']}" for t in self.document["tasks"]
+                   for s in t["students"] if s.get("failure")]
+        return "; ".join(reasons) or None
+
+
+class Executor(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, manifest: dict[str, Any], protocol: dict[str, Any], settings: Settings) -> ExecutorOutcome:
+        """Run the whole protocol (its full configuration, as queued) for one submission, resuming from
+        finished stages."""
+
+
+EXECUTORS: Registry[type[Executor]] = Registry("executor")
+
+
+def register_executor(cls: type[Executor]) -> type[Executor]:
+    return EXECUTORS.register(cls.name)(cls)
+
+
+def get_executor(name: str) -> Executor:
+    import harness.executors.docker  # noqa: F401  (registers; imports the Docker SDK only when it runs)
+    import harness.executors.local  # noqa: F401
+    import harness.executors.ray  # noqa: F401
+
+    return EXECUTORS.get(name)()
+
+
+def write_outcome(outcome: ExecutorOutcome, path) -> None:
+    """The file an out-of-process executor (container, Ray task) hands back to the worker."""
+    import json
+
+    from harness.artifacts import atomic_write_text
+
+    atomic_write_text(path, json.dumps({"document": outcome.document, "items": outcome.items}))
+
+
+def read_outcome(path) -> ExecutorOutcome:
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+        return ExecutorOutcome(document=data["document"], items=data["items"])
+    except (OSError, ValueError, KeyError) as err:
+        raise ExecutorError(f"no readable result at {path}: {err}") from None

@@ -1,0 +1,95 @@
+"""Ingesting a run document: one transaction, idempotent, never replacing a stored result."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import func, select
+
+from harness.store import connect, session_scope
+from harness.store import queue as q
+from harness.store.ingest import ResultConflict, ingest
+from harness.store.schema import AuditRow, PredictionRow, RunDocument, StudentRow, TrainingPoint, VerdictRow
+
+PROTO = q.ProtocolKey(version="1", profile="demo", digest="d1", config={"profile": "demo"})
+
+
+def proportion(k: int, n: int) -> dict:
+    return {"k": k, "n": n, "value": k / n, "ci_low": k / n - 0.05, "ci_high": k / n + 0.05}
+
+
+def document(delta: float = 0.1) -> dict:
+    """A run document in the shape `RunResult.model_dump(mode="json")` produces (two students, one task)."""
+    metrics = {"rubric_accuracy": proportion(180, 200), "parse_failures": proportion(0, 200),
+               "pairs_gated": {"direction": proportion(90, 100)}}
+    students = [{
+        "student": s, "status": "succeeded", "failure": None, "baseline": proportion(600, 1200),
+        "post": proportion(600 + int(1200 * delta), 1200),
+        "delta": {"n": 1200, "before": 0.5, "after": 0.5 + delta, "delta": delta, "ci_low": delta - 0.03,
+                  "ci_high": delta + 0.03, "mcnemar_p": 0.001},
+        "silent_regression": False,
+        "selfdpo": {"rounds": [{"round": 0}], "loss_curve": [[1, 0.9], [2, 0.7], [3, 0.5]]},
+    } for s in ("s1", "s2")]
+    audit = {"metrics": metrics, "gate": [{"student": s, "verdict": "above", "baseline": proportion(600, 1200),
+                                           "decisive": True} for s in ("s1", "s2")],
+             "cost": {"usd": 0.0, "usd_per_1k_judgments": 0.0, "device_hours_per_1k_judgments": None},
+             "provenance": {"protocol_version": "1"}}
+    return {"schema_version": "1", "kind": "run", "run_id": "r1", "protocol_profile": "demo",
+            "protocol_digest": "d1", "tasks": [{"task": "shapes", "audit": audit, "students": students}]}
+
+
+def items() -> dict:
+    verdicts = [{"task": "shapes", "student": "s1", "item_id": f"i{i}", "candidate": c, "response": "A",
+                 "truth": True, "score": 0.9, "verdict": True, "agrees": True, "raw": '{"score": 0.9}',
+                 "parse_error": None} for i in range(5) for c in range(2)]
+    preds = [{"task": "shapes", "student": "s1", "phase": ph, "item_id": f"t{i}", "response": "B", "parsed": "B",
+              "correct": i % 2 == 0} for ph in ("baseline", "post") for i in range(4)]
+    return {"verdicts": verdicts, "predictions": preds}
+
+
+def counts(engine) -> dict:
+    with session_scope(engine) as s:
+        return {t.__tablename__: s.scalar(select(func.count()).select_from(t))
+                for t in (RunDocument, AuditRow, StudentRow, TrainingPoint, VerdictRow, PredictionRow)}
+
+
+@pytest.fixture
+def job(db_url):
+    engine = connect(db_url)
+    sub, _ = q.submit(engine, {"name": "v", "family": "f", "release": "1", "backend": "simulated"}, "h", PROTO)
+    return engine, sub
+
+
+def test_ingest_writes_every_row_once_and_again_is_a_no_op(job):
+    engine, sub = job
+    with session_scope(engine) as s:
+        assert ingest(s, s.get(type(sub), sub.id), document(), items())
+    first = counts(engine)
+    assert first == {"run_documents": 1, "audit_results": 1, "student_results": 2, "training_curves": 6,
+                     "audit_verdicts": 10, "eval_predictions": 8}
+    with session_scope(engine) as s:
+        assert not ingest(s, s.get(type(sub), sub.id), document(), items())
+    assert counts(engine) == first
+    with session_scope(engine) as s:
+        row = s.scalar(select(StudentRow).where(StudentRow.student == "s2"))
+        assert row.delta == pytest.approx(0.1) and row.delta_ci_low == pytest.approx(0.07) and row.n == 1200
+
+
+def test_a_different_result_is_refused_and_the_stored_one_kept(job):
+    engine, sub = job
+    with session_scope(engine) as s:
+        ingest(s, s.get(type(sub), sub.id), document(0.1), items())
+    with pytest.raises(ResultConflict), session_scope(engine) as s:
+        ingest(s, s.get(type(sub), sub.id), document(-0.2), items())
+    with session_scope(engine) as s:
+        assert [r.delta for r in s.scalars(select(StudentRow))] == pytest.approx([0.1, 0.1])
+
+
+def test_a_failing_ingest_leaves_nothing_half_written(job):
+    engine, sub = job
+    broken = items()
+    broken["predictions"].append(copy.deepcopy(broken["predictions"][0]))  # duplicate row: unique constraint
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), session_scope(engine) as s:
+        ingest(s, s.get(type(sub), sub.id), document(), broken)
+    assert set(counts(engine).values()) == {0}
