@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the results store; default: SQLite file under data_dir.",
     )
+    artifacts_dir: Path | None = Field(
+        default=None,
+        description="Content-addressed store of shared work (frozen-student candidates, baselines, verdicts); "
+                    "default: data_dir/artifacts. Point every worker at one shared folder to compute them once.",
+    )
     hf_cache_dir: Path | None = Field(
         default=None,
         description="Where hub models and datasets are cached; default: the Hugging Face default.",
@@ -52,8 +57,9 @@ class Settings(BaseSettings):
         return self.database_url or self.sqlite_url
 
     @property
-    def artifacts_dir(self) -> Path:
-        return self.data_dir / "artifacts"
+    def artifacts(self) -> Path:
+        """Where shared artifacts live: ``artifacts_dir`` when set, else ``data_dir/artifacts``."""
+        return self.artifacts_dir or self.data_dir / "artifacts"
 
 
 def get_settings() -> Settings:

@@ -14,6 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.protocol import get_protocol
+from harness.runner import run_id
+from harness.submission import load_manifest
 
 runner = CliRunner()
 STRONG = "submissions/demo/strong.yaml"
@@ -63,8 +66,9 @@ def test_killed_run_resumes_to_the_same_numbers(demo_settings, small_profile):
     manifest = "submissions/demo/moderate.yaml"
     _, uninterrupted = run_json(manifest, small_profile)
     runs = demo_settings.data_dir / "runs"
-    run_dir = next(p for p in runs.iterdir() if (p / "shapes" / "audit.json").exists()
-                   and json.loads((p / "shapes" / "audit.json").read_text())["verifier"]["name"] == "demo-moderate")
+    # This run's folder (other tests, e.g. the demo ladder, leave runs of the same verifier under other protocols).
+    run_dir = runs / run_id(load_manifest(manifest), get_protocol(small_profile))
+    assert (run_dir / "shapes" / "audit.json").exists()
     import shutil
 
     shutil.rmtree(run_dir)

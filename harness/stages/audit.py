@@ -139,7 +139,7 @@ def protocol_splits(task: Task, items: Sequence[Item], protocol: ProtocolConfig)
 def baseline_path(settings: Settings, ident: dict, task: str, protocol: ProtocolConfig) -> Path:
     """Where a student's frozen test-split evaluation is cached (shared by every submission)."""
     key = cache_key(student=ident, task=task, split="test", protocol=protocol.digest())
-    return settings.data_dir / "artifacts" / "baselines" / f"{task}-{key}.json"
+    return settings.artifacts / "baselines" / f"{task}-{key}.json"
 
 
 class LazyStudent:
@@ -165,7 +165,7 @@ def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[I
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
     ident = {"name": student.name, **ref.describe()}
     loader = LazyStudent(ref)
-    cands = load_or_sample(candidates_path(settings.data_dir / "artifacts", ident, task.name, "audit",
+    cands = load_or_sample(candidates_path(settings.artifacts, ident, task.name, "audit",
                                            protocol.digest()), loader, task, audit, protocol.audit, progress)
     baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), loader, task, test,
                                 EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
@@ -257,7 +257,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
 
     digest = manifest.digest()
     config_digest = cache_key(m=digest, p=protocol.digest())
-    verdicts_path = settings.data_dir / "artifacts" / "verdicts" / f"{task.name}-{config_digest}.jsonl"
+    verdicts_path = settings.artifacts / "verdicts" / f"{task.name}-{config_digest}.jsonl"
     write_jsonl(verdicts_path, verdict_rows)
     usage = Usage(judgments=len(raws), wall_seconds=round(judge_wall, 3), device_seconds=round(device_seconds, 3),
                   device=device, input_tokens=sum(r.input_tokens for r in raws),

@@ -160,3 +160,24 @@ def test_openai_backend_audit_against_a_real_local_server(demo_settings):
     assert result.cost.input_tokens == 36 * 100 and result.cost.output_tokens == 36 * 7
     assert result.cost.usd == pytest.approx((3600 * 1.0 + 252 * 2.0) / 1e6)
     assert server.requests[0]["messages"][0]["content"][0]["type"] == "image_url"
+
+
+def test_shared_artifact_dir_serves_a_second_submission_without_resampling(demo_settings, tmp_path, monkeypatch):
+    """Frozen-student candidates and baselines are computed once, in LADDER_ARTIFACTS_DIR, for every submission."""
+    import harness.stages.audit as audit_mod
+
+    shared = tmp_path / "shared-artifacts"
+    settings = demo_settings.model_copy(update={"artifacts_dir": shared})
+    protocol = small_protocol(size=6, k=2)
+    first = run_audit(parse_manifest(yaml.safe_load(simulated_manifest(tmp_path, 0.9).read_text())), protocol,
+                      "shapes", settings)
+    assert {p.name for p in shared.iterdir()} >= {"candidates", "baselines", "verdicts"}
+    assert first.verdicts_path.startswith(str(shared))
+
+    def must_not_sample(*a, **k):
+        raise AssertionError("shared candidates were sampled again")
+
+    monkeypatch.setattr(audit_mod.LazyStudent, "__call__", must_not_sample)
+    second = run_audit(parse_manifest(yaml.safe_load(simulated_manifest(tmp_path, 0.3).read_text())), protocol,
+                       "shapes", settings)
+    assert second.metrics.rubric_accuracy.value < first.metrics.rubric_accuracy.value
