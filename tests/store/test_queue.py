@@ -94,9 +94,8 @@ def _race_worker(url: str, name: str, out) -> None:
     out.put((name, mine))
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # concurrent writers: SQLite allows one
 def test_racing_workers_never_run_the_same_job(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the race test needs concurrent writers: PostgreSQL (SQLite allows one writer)")
     engine = connect(db_url)
     ids = [q.submit(engine, manifest(f"v{i}"), f"h{i}", PROTO)[0].id for i in range(120)]
     ctx = mp.get_context("spawn")
