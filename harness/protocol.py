@@ -15,9 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.models.loading import DType, ModelRef
-from harness.models.tiny import TinySpec
-from harness.models.warmup import WarmupConfig
-from harness.stages.selfdpo import SelfDPOConfig
+from harness.models.tiny_config import TinySpec
+from harness.models.warmup_config import WarmupConfig
+from harness.stages.selfdpo_config import SelfDPOConfig
 
 PROTOCOL_VERSION = "1"
 

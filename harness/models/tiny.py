@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from harness.models.processing import IMAGE_ONLY_PROCESSORS
+from harness.models.tiny_config import Family, TinySpec  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
-
-Family = Literal["qwen2_5_vl", "qwen3_vl"]
 
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -49,34 +46,6 @@ _CORPUS = [
     'Question: Candidate answer: Is the candidate answer correct? Reply with JSON {"score": 0.5}',
     "user assistant system\n",
 ]
-
-
-class TinySpec(BaseModel):
-    """The size of a tiny model. Defaults follow FACTS.md's measured-working configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    family: Family = Field(description="Architecture: 'qwen2_5_vl' or 'qwen3_vl'.")
-    hidden_size: int = Field(default=64, description="Text model width.")
-    layers: int = Field(default=2, description="Text decoder layers.")
-    heads: int = Field(default=4, description="Attention heads (head_dim = hidden_size / heads).")
-    vision_depth: int = Field(default=2, description="Vision transformer blocks.")
-    vision_width: int = Field(default=64, description="Vision transformer width.")
-    patch_size: int = Field(default=8, description="Vision patch size; the image processor uses the same.")
-    image_size: int = Field(default=64, description="Side of the images the model is built for (pixels).")
-    vocab_size: int = Field(default=384, description="BPE vocabulary size, special tokens included.")
-    seed: int = Field(default=0, description="Seed for the random weights.")
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.heads
-
-    def mrope_section(self) -> list[int]:
-        """Split head_dim/2 rotary frequencies over (t, h, w); must sum to head_dim/2."""
-        half = self.head_dim // 2
-        t = half // 4
-        h = (half - t) // 2
-        return [t, h, half - t - h]
 
 
 def build_tokenizer(vocab_size: int):
