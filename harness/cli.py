@@ -129,12 +129,28 @@ def demo_cmd(
     if not manifests:
         console.print(f"[red]no manifests in {escape(str(ladder))}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)
+    loaded = [load_manifest(p) for p in manifests]
     with _progress() as progress:
-        results = [run_protocol(load_manifest(p), protocol, settings, progress=progress) for p in manifests]
+        results = [run_protocol(m, protocol, settings, progress=progress) for m in loaded]
     print_run_table(results)
     print_findings(results)
+    ids = record_runs(_engine(), loaded, protocol, results)
     console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
                   f"Results and artifacts: {escape(str(settings.data_dir))}.")
+    console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(settings.database)}. "
+                  "See the leaderboard: [bold]ladder serve[/bold] (or [bold]make serve[/bold]), then open "
+                  "http://127.0.0.1:8000/", highlight=False)
+
+
+def record_runs(engine, manifests, protocol, results) -> list[int]:
+    """Store runs made in this process as succeeded submissions (the same run again changes nothing)."""
+    from harness.results import item_rows
+    from harness.store.queue import ProtocolKey, record
+
+    key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
+                      config=protocol.model_dump(mode="json"))
+    return [record(engine, m.model_dump(mode="json"), m.digest(), key, r.model_dump(mode="json"), item_rows(r)).id
+            for m, r in zip(manifests, results, strict=True)]
 
 
 EXIT_BAD_INPUT = 2
@@ -482,3 +498,80 @@ def _print_compare(result) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Serve the leaderboard (pages, charts, JSON API) from the store: SQLite under the data dir by default,
+    LADDER_DATABASE_URL otherwise."""
+    import uvicorn
+
+    from harness.settings import get_settings
+
+    _engine()  # migrate before the first request
+    console.print(f"Leaderboard on http://{host}:{port}/ (store: {escape(get_settings().database)})", highlight=False)
+    uvicorn.run("leaderboard.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@app.command("export-site")
+def export_site_cmd(
+    out: Annotated[Path, typer.Argument(help="Folder to write the static site into.")],
+    profile: Annotated[str | None, typer.Option(help="Protocol profile (default: production, else newest).")] = None,
+    digest: Annotated[str | None, typer.Option(help="Protocol digest prefix, for an older protocol.")] = None,
+) -> None:
+    """Write the whole leaderboard (pages, charts, CSV/JSON/Parquet) as static files for any static host."""
+    from leaderboard.site import ExportError, export_site
+    from leaderboard.store import ReadStore
+
+    try:
+        counts = export_site(ReadStore(_engine()), out, profile, digest)
+    except ExportError as err:
+        _bad_input(str(err))
+    console.print(f"{counts['pages']} pages, {counts['plots']} charts, {counts['data']} data files in "
+                  f"{escape(str(out))}; open {escape(str(out / 'index.html'))}", highlight=False)
+
+
+token_app = typer.Typer(help="Write tokens for POST /api/submissions (stored hashed; shown once).")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create_cmd(name: Annotated[str, typer.Argument(help="Who the token is for, e.g. a team name.")]) -> None:
+    """Create a token and print it once (only its sha256 is stored)."""
+    from harness.store.tokens import TokenError, create_token
+
+    if not name.strip() or len(name) > 100 or not name.isprintable():
+        _bad_input("token name: 1-100 printable characters")
+    try:
+        token = create_token(_engine(), name.strip())
+    except TokenError as err:
+        _bad_input(str(err))
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list_cmd() -> None:
+    """Tokens by name (never the token itself)."""
+    from harness.store.tokens import list_tokens
+
+    table = Table("name", "created", "last used", "revoked")
+    for t in list_tokens(_engine()):
+        table.add_row(escape(t.name), str(t.created_at or "-"), str(t.last_used_at or "-"), "yes" if t.revoked else "")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke_cmd(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    from harness.store.tokens import TokenError, revoke_token
+
+    try:
+        revoke_token(_engine(), name)
+    except TokenError as err:
+        _bad_input(str(err))
+    console.print(f"token {escape(name)} revoked")

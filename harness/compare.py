@@ -75,7 +75,7 @@ def _submission(session, ref: str, protocol_digest: str | None) -> Submission:
     return sub
 
 
-def _verdicts(session, sid: int, task: str) -> dict[tuple, bool]:
+def verdicts(session, sid: int, task: str) -> dict[tuple, bool]:
     rows = session.execute(select(VerdictRow.student, VerdictRow.item_id, VerdictRow.candidate, VerdictRow.agrees)
                            .where(VerdictRow.submission_id == sid, VerdictRow.task == task))
     return {(s, i, c): bool(a) for s, i, c, a in rows}
@@ -109,7 +109,7 @@ def compare(engine: Engine, ref_a: str, ref_b: str, alpha: float = 0.05, seed: i
         tasks = sorted(set(_tasks_of(session, sub_a.id)) & set(_tasks_of(session, sub_b.id)))
         out = []
         for task in tasks:
-            rubric = rubric_diff(_verdicts(session, sub_a.id, task), _verdicts(session, sub_b.id, task))
+            rubric = rubric_diff(verdicts(session, sub_a.id, task), verdicts(session, sub_b.id, task))
             posts_a, posts_b = _posts(session, sub_a.id, task), _posts(session, sub_b.id, task)
             students = {}
             for student in sorted(set(posts_a) & set(posts_b)):

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         default=None,
         description="Where hub models and datasets are cached; default: the Hugging Face default.",
     )
+    web_max_request_bytes: int = Field(
+        default=256 * 1024, ge=1024,
+        description="Largest request body the leaderboard accepts (413 above it); manifests are at most 64 KiB.",
+    )
+    web_page_size: int = Field(default=100, ge=1, le=1000, description="Leaderboard rows per page.")
     offline: bool = Field(
         default=False,
         description="Refuse any hub download (sets HF_HUB_OFFLINE for the libraries we call).",

@@ -43,7 +43,15 @@ Text = Annotated[str, Field(max_length=4000), AfterValidator(_clean_text)]
 
 
 class ManifestError(ValueError):
-    """A manifest could not be read or validated; the message names the file and the fields."""
+    """A manifest could not be read or validated; the message names the file and the fields.
+
+    ``fields`` lists ``(field path, problem)`` for validation errors (empty when the file itself is unreadable),
+    for callers that report errors field by field (the submissions API).
+    """
+
+    def __init__(self, message: str, fields: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
 
 
 class _Strict(BaseModel):
@@ -165,12 +173,8 @@ class Manifest(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  {where}: {e['msg']}")
-    return "\n".join(lines)
+def _error_fields(err: ValidationError) -> list[tuple[str, str]]:
+    return [(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"]) for e in err.errors()]
 
 
 def parse_manifest(data: Any, source: str = "<manifest>") -> Manifest:
@@ -180,7 +184,9 @@ def parse_manifest(data: Any, source: str = "<manifest>") -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as err:
-        raise ManifestError(f"{source}: invalid manifest\n{_format_errors(err)}") from None
+        fields = _error_fields(err)
+        lines = "\n".join(f"  {where}: {msg}" for where, msg in fields)
+        raise ManifestError(f"{source}: invalid manifest\n{lines}", fields) from None
 
 
 def load_manifest_text(text: str, source: str = "<manifest>") -> Manifest:

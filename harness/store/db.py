@@ -44,6 +44,9 @@ def alembic_config(url: str):
 
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision`` (creating the SQLite file's folder if needed)."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin on import otherwise
     from alembic import command
 
     if url.startswith("sqlite:///"):

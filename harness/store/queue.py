@@ -48,6 +48,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def model_label(manifest: dict) -> str | None:
+    """What the verifier runs, as one string: 'hub_id@revision', a local path, or the endpoint's model name."""
+    model, endpoint = manifest.get("model"), manifest.get("endpoint")
+    if isinstance(model, dict):
+        if model.get("hub_id"):
+            return f"{model['hub_id']}@{model.get('revision')}"[:500]
+        return str(model.get("path"))[:500]
+    if isinstance(endpoint, dict):
+        return f"{endpoint.get('model')} via {endpoint.get('base_url')}"[:500]
+    return None
+
+
 def _release(session, manifest: dict) -> Release:
     """Get or create the manifest's family and release (race-safe: a lost insert race re-reads)."""
     for _ in range(2):
@@ -65,7 +77,7 @@ def _release(session, manifest: dict) -> Release:
             try:
                 with session.begin_nested():
                     release = Release(family_id=family.id, release=manifest["release"], name=manifest["name"],
-                                      backend=manifest["backend"], model=manifest.get("model"),
+                                      backend=manifest["backend"], model=model_label(manifest),
                                       parameters=manifest.get("parameters"),
                                       simulated=manifest["backend"] == "simulated")
                     session.add(release)
@@ -182,3 +194,26 @@ def listing(engine: Engine, limit: int = 100) -> list[Submission]:
     with session_scope(engine) as session:
         query = select(Submission).order_by(Submission.id.desc()).limit(limit)
         return list(session.scalars(query))
+
+
+def record(engine: Engine, manifest: dict, manifest_hash: str, protocol: ProtocolKey, document: dict,
+           items: dict, worker: str = "in-process") -> Submission:
+    """Store a run made outside the queue (``ladder demo``) as a succeeded submission, in one transaction.
+
+    The same run recorded again changes nothing; a submission of this manifest that a worker holds, or that
+    already has a different result, is refused (ResultConflict / ValueError), so nothing stored is replaced.
+    """
+    from harness.store.ingest import ingest
+
+    job, _ = submit(engine, manifest, manifest_hash, protocol)
+    with session_scope(engine) as session:
+        row = session.get(Submission, job.id)
+        if row.status == "running":
+            raise ValueError(f"submission {row.id} is being run by {row.worker}; not recording over it")
+        ingest(session, row, document, items)
+        now = utcnow()
+        row.status, row.worker, row.failure_reason = "succeeded", worker, None
+        row.attempts = max(row.attempts, 1)
+        row.started_at, row.finished_at, row.lease_expires_at = row.started_at or now, row.finished_at or now, None
+    with session_scope(engine) as session:
+        return session.get(Submission, job.id)

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -37,7 +50,7 @@ class Release(Base):
     name: Mapped[str] = mapped_column(String(200))
     backend: Mapped[str] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(500))
-    parameters: Mapped[int | None] = mapped_column(Integer)
+    parameters: Mapped[int | None] = mapped_column(BigInteger)  # a 7B verifier overflows a 32-bit INTEGER
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     family: Mapped[Family] = relationship(back_populates="releases")
@@ -48,7 +61,8 @@ class Submission(Base):
 
     __tablename__ = "submissions"
     __table_args__ = (UniqueConstraint("manifest_hash", "protocol_digest", name="uq_submission_manifest_protocol"),
-                      Index("ix_submissions_status_created", "status", "created_at"))
+                      Index("ix_submissions_status_created", "status", "created_at"),
+                      Index("ix_submissions_profile_status_release", "protocol_profile", "status", "release_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
     manifest: Mapped[dict] = mapped_column(JSON)
@@ -85,7 +99,8 @@ class RunDocument(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_results"
-    __table_args__ = (UniqueConstraint("submission_id", "task", name="uq_audit_submission_task"),)
+    __table_args__ = (UniqueConstraint("submission_id", "task", name="uq_audit_submission_task"),
+                      Index("ix_audit_results_task", "task", "submission_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     task: Mapped[str] = mapped_column(String(100))
@@ -107,7 +122,8 @@ class AuditRow(Base):
 
 class StudentRow(Base):
     __tablename__ = "student_results"
-    __table_args__ = (UniqueConstraint("submission_id", "task", "student", name="uq_student_submission_task"),)
+    __table_args__ = (UniqueConstraint("submission_id", "task", "student", name="uq_student_submission_task"),
+                      Index("ix_student_results_task", "task", "submission_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     task: Mapped[str] = mapped_column(String(100))
@@ -171,3 +187,15 @@ class PredictionRow(Base):
     response: Mapped[str] = mapped_column(Text)
     parsed: Mapped[str | None] = mapped_column(Text)
     correct: Mapped[bool] = mapped_column(Boolean)
+
+
+class ApiToken(Base):
+    """A bearer token allowed to write (queue submissions). Only its sha256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from harness.store import connect, session_scope
 from harness.store import queue as q
-from harness.store.ingest import ResultConflict, ingest
+from harness.store.ingest import ResultConflict, document_hash, ingest
 from harness.store.schema import AuditRow, PredictionRow, RunDocument, StudentRow, TrainingPoint, VerdictRow
 
 PROTO = q.ProtocolKey(version="1", profile="demo", digest="d1", config={"profile": "demo"})
@@ -93,3 +93,21 @@ def test_a_failing_ingest_leaves_nothing_half_written(job):
     with pytest.raises(Exception, match="(?i)unique|duplicate"), session_scope(engine) as s:
         ingest(s, s.get(type(sub), sub.id), document(), broken)
     assert set(counts(engine).values()) == {0}
+
+
+def test_record_stores_an_outside_run_once_and_refuses_a_different_result(db_url):
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("recorded")
+    doc, items = synthetic_run(m, {"mmmu": 0.7})
+    key = ProtocolKey(version="1", profile="production", digest="f" * 64, config={})
+    first = record(engine, m.model_dump(mode="json"), m.digest(), key, doc, items)
+    again = record(engine, m.model_dump(mode="json"), m.digest(), key, doc, items)
+    assert first.id == again.id and again.status == "succeeded"
+    other, _ = synthetic_run(m, {"mmmu": 0.2}, seed=1)
+    with pytest.raises(ResultConflict):
+        record(engine, m.model_dump(mode="json"), m.digest(), key, other, items)
+    with connect(db_url).connect() as conn:
+        assert conn.scalar(select(RunDocument.document_hash)) == document_hash(doc)

@@ -1,0 +1,277 @@
+"""The JSON API (documented in /openapi.json): every table readable without a token, CSV/Parquet downloads of
+each leaderboard and each submission's per-item rows, and the one write, ``POST /api/submissions``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from harness.store import schema
+from leaderboard import queries
+from leaderboard.exports import leaderboard_table, to_csv, to_parquet
+from leaderboard.pages import BadRequest, HomeQuery, view_rows
+from leaderboard.ranking import Filters
+from leaderboard.store import ReadStore
+from leaderboard.views import Leaderboard, SubmissionDetail, SubmissionSummary
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api")
+
+# The tables anyone may read in full (the api_tokens table is never served).
+PUBLIC_TABLES = {t.__tablename__: t for t in (schema.Family, schema.Release, schema.Submission, schema.RunDocument,
+                                                schema.AuditRow, schema.StudentRow, schema.TrainingPoint,
+                                                schema.VerdictRow, schema.PredictionRow)}
+
+
+def get_store(request: Request) -> ReadStore:
+    return request.app.state.store
+
+
+Store = Annotated[ReadStore, Depends(get_store)]
+
+
+class ProtocolOut(BaseModel):
+    profile: str
+    version: str
+    digest: str
+    submissions: int
+
+
+class SubmissionPage(BaseModel):
+    total: int
+    items: list[SubmissionSummary]
+
+
+class Queued(BaseModel):
+    id: int
+    status: str
+    created: bool = Field(description="False: this manifest was already submitted under this protocol.")
+    url: str
+
+
+class ManifestRejected(BaseModel):
+    detail: str
+    errors: list[dict[str, str]] = Field(description="One entry per invalid field: {field, message}.")
+
+
+class TablePage(BaseModel):
+    table: str
+    total: int
+    rows: list[dict[str, Any]]
+
+
+def protocol_or_404(store: ReadStore, profile: str | None, digest: str | None):
+    found = store.protocols()
+    protocol = queries.pick_protocol(found, profile, digest)
+    if protocol is None:
+        raise HTTPException(404, "no succeeded results" + (f" under profile {profile!r}" if profile else "")
+                            + (f" and digest {digest!r}" if digest else ""))
+    return found, protocol
+
+
+@router.get("/protocols", response_model=list[ProtocolOut], summary="Protocols with results, newest first")
+def list_protocols(store: Store):
+    return [ProtocolOut(profile=p.profile, version=p.version, digest=p.digest, submissions=p.submissions)
+            for p in store.protocols()]
+
+
+@router.get("/tasks", response_model=list[str], summary="Target tasks with results under a protocol")
+def list_tasks(store: Store, profile: str | None = None, digest: str | None = None):
+    _, protocol = protocol_or_404(store, profile, digest)
+    return [t.task for t in store.tables(protocol)]
+
+
+def _leaderboard(store: ReadStore, task: str | None, profile: str | None, digest: str | None, sort: str,
+                 dir: str, filters: Filters):
+    _, protocol = protocol_or_404(store, profile, digest)
+    tables = {t.task: t for t in store.tables(protocol)}
+    if task is None and tables:
+        task = next(iter(tables))
+    if task not in tables:
+        raise HTTPException(404, f"task {task!r} has no results under {protocol.label}; tasks: {', '.join(tables)}")
+    try:
+        rows = view_rows(tables[task], HomeQuery(task=task, sort=sort, dir=dir, filters=filters))
+    except BadRequest as err:
+        raise HTTPException(400, str(err)) from None
+    return protocol, tables[task], rows
+
+
+def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulated: bool = False,
+             pareto_only: bool = False, gate: Literal["", "above", "below"] = "") -> Filters:
+    return Filters(q=q, backend=backend, hide_simulated=hide_simulated, pareto_only=pareto_only, gate=gate)
+
+
+@router.get("/leaderboard", response_model=Leaderboard, summary="A task's leaderboard (ranked, filtered, paged)",
+            description="Rows are each release's newest succeeded submission under the protocol, ranked by rubric "
+                        "accuracy then cost. `limit=0` returns every row.")
+def get_leaderboard(store: Store, filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
+                    profile: str | None = None, digest: str | None = None, sort: str = "rank",
+                    dir: Literal["", "asc", "desc"] = "", limit: int = Query(100, ge=0, le=100000),
+                    offset: int = Query(0, ge=0)):
+    protocol, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    page = rows[offset: offset + limit] if limit else rows[offset:]
+    return Leaderboard(profile=protocol.profile, task=table.task, students=table.students, total=len(rows),
+                       rows=page)
+
+
+@router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row)",
+            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def download_leaderboard(store: Store, fmt: Literal["csv", "json"], filters: Annotated[Filters, Depends(_filters)],
+                         task: str | None = None, profile: str | None = None, digest: str | None = None,
+                         sort: str = "rank", dir: Literal["", "asc", "desc"] = "", limit: int = 0):
+    protocol, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    if fmt == "json":
+        return Leaderboard(profile=protocol.profile, task=table.task, students=table.students, total=len(rows),
+                           rows=rows)
+    columns, lines = leaderboard_table(rows, table.students)
+    name = f"leaderboard-{protocol.profile}-{table.task}.csv"
+    return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+@router.get("/submissions", response_model=SubmissionPage, summary="Submissions and their queue status")
+def list_submissions(store: Store, status: Status | None = None,
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+    with store.session() as session:
+        total, items = queries.submissions(session, status, limit, offset)
+    return SubmissionPage(total=total, items=items)
+
+
+@router.get("/submissions/{sid}", response_model=SubmissionDetail,
+            summary="A submission: manifest, audit metrics, student outcomes, release history")
+def get_submission(store: Store, sid: int):
+    with store.session() as session:
+        detail = queries.submission_detail(session, sid)
+    if detail is None:
+        raise HTTPException(404, f"no submission {sid}")
+    return detail
+
+
+@router.get("/submissions/{sid}/document", summary="The submission's versioned result document (JSON)")
+def get_document(store: Store, sid: int):
+    with store.session() as session:
+        doc = queries.document(session, sid)
+    if doc is None:
+        raise HTTPException(404, f"submission {sid} has no result document")
+    return JSONResponse(doc)
+
+
+@router.get("/submissions/{sid}/training", summary="DPO loss per step, per task and student")
+def get_training(store: Store, sid: int) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    with store.session() as session:
+        curves = queries.training(session, sid)
+    out: dict[str, dict[str, list]] = {}
+    for (task, student), points in curves.items():
+        out.setdefault(task, {})[student] = points
+    return out
+
+
+@router.get("/submissions/{sid}/{kind}.{fmt}", summary="Per-item rows: audit verdicts or eval predictions",
+            description="`kind`: verdicts (one row per audit judgment) or predictions (one row per eval answer, "
+                        "phase baseline or post); `fmt`: csv, parquet or json.",
+            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+def get_items(store: Store, sid: int, kind: Literal["verdicts", "predictions"],
+              fmt: Literal["csv", "parquet", "json"]):
+    with store.session() as session:
+        if session.get(schema.Submission, sid) is None:
+            raise HTTPException(404, f"no submission {sid}")
+        columns, rows = queries.item_rows(session, sid, kind)
+    name = f"submission-{sid}-{kind}.{fmt}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=disposition)
+    if fmt == "parquet":
+        return Response(to_parquet(columns, rows), media_type="application/vnd.apache.parquet", headers=disposition)
+    return JSONResponse([dict(zip(columns, r, strict=True)) for r in rows])
+
+
+@router.get("/compare", summary="Is release B worse than release A? (ladder compare)")
+def get_compare(store: Store, a: str, b: str):
+    from harness.compare import CompareError, compare
+
+    try:
+        return compare(store.engine, a, b)
+    except CompareError as err:
+        raise HTTPException(404, str(err)) from None
+
+
+@router.get("/tables/{table}", response_model=TablePage, summary="Any public table of the store, paged",
+            description="Tables: " + ", ".join(PUBLIC_TABLES) + ".")
+def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+    model = PUBLIC_TABLES.get(table)
+    if model is None:
+        raise HTTPException(404, f"no public table {table!r}; tables: {', '.join(PUBLIC_TABLES)}")
+    cols = model.__table__.columns
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(model))
+        rows = session.execute(select(*cols).order_by(model.id).limit(limit).offset(offset))
+        return TablePage(table=table, total=total, rows=[dict(r._mapping) for r in rows])
+
+
+# ---- the one write ----------------------------------------------------------------------------------------------
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _rejected(detail: str, errors: list[tuple[str, str]]) -> JSONResponse:
+    return JSONResponse(ManifestRejected(detail=detail, errors=[{"field": f, "message": m} for f, m in errors])
+                        .model_dump(), status_code=422)
+
+
+@router.post("/submissions", status_code=201, response_model=Queued,
+             summary="Queue a verifier manifest (needs a bearer token)",
+             description="Body: the manifest as JSON (`application/json`) or YAML (`application/yaml`). "
+                         "`profile` picks the protocol. 201: queued; 200: already submitted under this protocol "
+                         "(the existing id); 401: no valid token; 413: body too large; 422: invalid manifest, "
+                         "each bad field named. Nothing is stored unless the manifest is valid.",
+             responses={200: {"model": Queued}, 401: {}, 413: {}, 422: {"model": ManifestRejected}})
+async def post_submission(request: Request, store: Store, profile: str = "production"):
+    from harness.protocol import PROFILES, get_protocol
+    from harness.store.queue import ProtocolKey, submit
+    from harness.store.tokens import verify_token
+    from harness.submission import ManifestError, load_manifest_text, parse_manifest
+
+    who = verify_token(store.engine, _bearer(request))
+    if who is None:
+        return JSONResponse({"detail": "a valid bearer token is required to submit"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    body = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/json":
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as err:
+                return _rejected(f"body is not valid JSON: {err}", [("(body)", "not valid JSON")])
+            manifest = parse_manifest(data, "request body")
+        elif kind in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
+            manifest = load_manifest_text(body.decode("utf-8", errors="replace"), "request body")
+        else:
+            return JSONResponse({"detail": f"unsupported content type {kind!r}: send application/json or "
+                                           "application/yaml"}, status_code=415)
+    except ManifestError as err:
+        return _rejected(str(err), err.fields or [("(body)", str(err))])
+    except yaml.YAMLError as err:  # pragma: no cover - load_manifest_text wraps these
+        return _rejected(f"not valid YAML: {err}", [("(body)", "not valid YAML")])
+    if profile not in PROFILES:  # named profiles only: get_protocol would also read a JSON file path
+        message = f"unknown protocol profile {profile!r}; profiles: {', '.join(PROFILES)}"
+        return _rejected(message, [("profile", message)])
+    protocol = get_protocol(profile)
+    key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
+                      config=protocol.model_dump(mode="json"))
+    job, created = submit(store.engine, manifest.model_dump(mode="json"), manifest.digest(), key)
+    logger.info("submission %d %s by token %r", job.id, "queued" if created else "already present", who)
+    out = Queued(id=job.id, status=job.status, created=created, url=f"/submissions/{job.id}")
+    return JSONResponse(out.model_dump(), status_code=201 if created else 200, headers={"Location": out.url})

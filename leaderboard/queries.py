@@ -1,0 +1,247 @@
+"""Read-only queries of the results store, returning :mod:`leaderboard.views` models.
+
+The leaderboard of a task under a protocol is made of each verifier release's newest succeeded submission
+under that protocol (profile + digest): results of different protocol configurations are never ranked
+together. Only the columns a view needs are selected (the big JSON columns are read for one submission at a
+time), so a page over thousands of releases stays a handful of indexed queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from harness.store.schema import (
+    AuditRow,
+    Family,
+    PredictionRow,
+    Release,
+    RunDocument,
+    StudentRow,
+    Submission,
+    TrainingPoint,
+    VerdictRow,
+)
+from leaderboard.ranking import Scored, official_ranks, pareto_flags
+from leaderboard.views import (
+    LeaderboardRow,
+    ReleaseHistoryEntry,
+    StudentCell,
+    StudentDetail,
+    SubmissionDetail,
+    SubmissionSummary,
+    TaskAudit,
+)
+
+TASK_ORDER = ("mathvista", "mmmu", "blink", "shapes")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A protocol results were measured under: rows are only ranked against rows of the same one."""
+
+    profile: str
+    version: str
+    digest: str
+    submissions: int
+    latest_id: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.profile} v{self.version} ({self.digest[:8]})"
+
+
+def protocols(session: Session) -> list[Protocol]:
+    """Every protocol with succeeded submissions, newest first."""
+    query = (select(Submission.protocol_profile, Submission.protocol_version, Submission.protocol_digest,
+                    func.count(), func.max(Submission.id))
+             .where(Submission.status == "succeeded")
+             .group_by(Submission.protocol_profile, Submission.protocol_version, Submission.protocol_digest)
+             .order_by(func.max(Submission.id).desc()))
+    return [Protocol(p, v, d, n, latest) for p, v, d, n, latest in session.execute(query)]
+
+
+def pick_protocol(found: list[Protocol], profile: str | None, digest: str | None = None) -> Protocol | None:
+    """The protocol a view shows: the asked profile (and digest prefix), else production, else the newest."""
+    if digest:
+        return next((p for p in found if p.digest.startswith(digest) and (not profile or p.profile == profile)),
+                    None)
+    if profile:
+        return next((p for p in found if p.profile == profile), None)
+    return next((p for p in found if p.profile == "production"), found[0] if found else None)
+
+
+def _latest_per_release(protocol: Protocol):
+    return (select(func.max(Submission.id))
+            .where(Submission.status == "succeeded", Submission.protocol_profile == protocol.profile,
+                   Submission.protocol_digest == protocol.digest)
+            .group_by(Submission.release_id))
+
+
+def tasks(session: Session, protocol: Protocol) -> list[str]:
+    found = session.scalars(select(AuditRow.task).distinct()
+                            .where(AuditRow.submission_id.in_(_latest_per_release(protocol))))
+    return sorted(found, key=_task_key)
+
+
+def _task_key(task: str) -> tuple:
+    return (TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER), task)
+
+
+def _students(session: Session, task: str, ids) -> dict[int, list]:
+    cols = (StudentRow.submission_id, StudentRow.student, StudentRow.status, StudentRow.n, StudentRow.baseline,
+            StudentRow.post, StudentRow.delta, StudentRow.delta_ci_low, StudentRow.delta_ci_high,
+            StudentRow.mcnemar_p, StudentRow.silent_regression)
+    out: dict[int, list] = defaultdict(list)
+    for row in session.execute(select(*cols).where(StudentRow.task == task, StudentRow.submission_id.in_(ids))
+                               .order_by(StudentRow.submission_id, StudentRow.student)):
+        out[row.submission_id].append(row)
+    return out
+
+
+def _cell(row, gate: dict) -> StudentCell:
+    g = gate.get(row.student) or {}
+    return StudentCell(student=row.student, status=row.status, gate=g.get("verdict"), baseline=row.baseline,
+                       gate_baseline=g.get("baseline"), n=row.n, post=row.post, delta=row.delta,
+                       delta_ci_low=row.delta_ci_low, delta_ci_high=row.delta_ci_high, mcnemar_p=row.mcnemar_p,
+                       silent_regression=row.silent_regression)
+
+
+def leaderboard(session: Session, protocol: Protocol, task: str) -> list[LeaderboardRow]:
+    """Every release's row for ``task``, in the official order, with ranks and Pareto flags."""
+    ids = _latest_per_release(protocol)
+    query = (select(AuditRow.submission_id, AuditRow.rubric_accuracy, AuditRow.ci_low, AuditRow.ci_high,
+                    AuditRow.n, AuditRow.parse_failure_rate, AuditRow.gated_direction, AuditRow.usd_per_1k,
+                    AuditRow.gpu_hours_per_1k, AuditRow.gate, AuditRow.cost, Release.name, Release.release,
+                    Release.backend, Release.model, Release.parameters, Release.simulated,
+                    Family.name.label("family"), Submission.protocol_version, Submission.protocol_digest,
+                    Submission.finished_at)
+             .join(Submission, Submission.id == AuditRow.submission_id)
+             .join(Release, Release.id == Submission.release_id).join(Family, Family.id == Release.family_id)
+             .where(AuditRow.task == task, AuditRow.submission_id.in_(ids)))
+    audits = list(session.execute(query))
+    students = _students(session, task, ids)
+    scored = [Scored(a.rubric_accuracy, a.usd_per_1k) for a in audits]
+    rows = []
+    for a, rank, pareto in zip(audits, official_ranks(scored), pareto_flags(scored), strict=True):
+        cells = [_cell(s, a.gate or {}) for s in students.get(a.submission_id, [])]
+        rows.append(LeaderboardRow(
+            rank=rank, submission_id=a.submission_id, name=a.name, family=a.family, release=a.release,
+            backend=a.backend, model=a.model, parameters=a.parameters, simulated=a.simulated,
+            protocol_version=a.protocol_version, protocol_digest=a.protocol_digest,
+            rubric_accuracy=a.rubric_accuracy, ci_low=a.ci_low, ci_high=a.ci_high, n=a.n,
+            parse_failure_rate=a.parse_failure_rate, gated_direction=a.gated_direction,
+            cost_kind=((a.cost or {}).get("basis") or {}).get("kind"), usd_per_1k=a.usd_per_1k,
+            gpu_hours_per_1k=a.gpu_hours_per_1k, pareto=pareto, students=cells,
+            silent_regression=any(c.silent_regression for c in cells), finished_at=a.finished_at))
+    rows.sort(key=lambda r: (r.rank, r.name.casefold(), r.submission_id))
+    return rows
+
+
+def student_names(rows: list[LeaderboardRow]) -> list[str]:
+    return sorted({s.student for r in rows for s in r.students})
+
+
+def _summary(sub: Submission, release: Release, family: Family) -> SubmissionSummary:
+    return SubmissionSummary(
+        id=sub.id, name=release.name, family=family.name, release=release.release, backend=release.backend,
+        status=sub.status, protocol_profile=sub.protocol_profile, protocol_version=sub.protocol_version,
+        attempts=sub.attempts, max_attempts=sub.max_attempts, worker=sub.worker, failure_reason=sub.failure_reason,
+        created_at=sub.created_at, started_at=sub.started_at, finished_at=sub.finished_at)
+
+
+def submissions(session: Session, status: str | None = None, limit: int = 100,
+                offset: int = 0) -> tuple[int, list[SubmissionSummary]]:
+    """(total, one page of submissions, newest first), optionally of one status."""
+    base = select(Submission, Release, Family).join(Release, Release.id == Submission.release_id).join(
+        Family, Family.id == Release.family_id)
+    count = select(func.count()).select_from(Submission)
+    if status:
+        base, count = base.where(Submission.status == status), count.where(Submission.status == status)
+    rows = session.execute(base.order_by(Submission.id.desc()).limit(limit).offset(offset))
+    return session.scalar(count), [_summary(s, r, f) for s, r, f in rows]
+
+
+def document(session: Session, submission_id: int) -> dict | None:
+    return session.scalar(select(RunDocument.document).where(RunDocument.submission_id == submission_id))
+
+
+def _history(session: Session, sub: Submission, family_id: int) -> list[ReleaseHistoryEntry]:
+    """Every release of the family under the same protocol, oldest first, regressions against the previous one."""
+    from harness.compare import rubric_diff, verdicts
+
+    query = (select(Submission.id, Release.release, Submission.finished_at)
+             .join(Release, Release.id == Submission.release_id)
+             .where(Release.family_id == family_id, Submission.status == "succeeded",
+                    Submission.protocol_digest == sub.protocol_digest)
+             .order_by(Submission.id))
+    latest = {}
+    for sid, release, finished in session.execute(query):
+        latest[release] = (sid, finished)  # newest submission of each release
+    entries: list[ReleaseHistoryEntry] = []
+    prev_id = None
+    for release, (sid, finished) in sorted(latest.items(), key=lambda kv: kv[1][0]):
+        rubric = dict(session.execute(select(AuditRow.task, AuditRow.rubric_accuracy)
+                                      .where(AuditRow.submission_id == sid)).all())
+        regressed = {}
+        for task in rubric:
+            if prev_id is not None:
+                diff = rubric_diff(verdicts(session, prev_id, task), verdicts(session, sid, task))
+                regressed[task] = bool(diff and diff.difference < 0 and diff.mcnemar_p < 0.05)
+        entries.append(ReleaseHistoryEntry(submission_id=sid, release=release, finished_at=finished, rubric=rubric,
+                                           regressed=regressed, previous_id=prev_id))
+        prev_id = sid
+    return entries
+
+
+def submission_detail(session: Session, submission_id: int) -> SubmissionDetail | None:
+    found = session.execute(select(Submission, Release, Family).join(Release, Release.id == Submission.release_id)
+                            .join(Family, Family.id == Release.family_id)
+                            .where(Submission.id == submission_id)).first()
+    if found is None:
+        return None
+    sub, release, family = found
+    audits = [TaskAudit(task=a.task, rubric_accuracy=a.rubric_accuracy, ci_low=a.ci_low, ci_high=a.ci_high, n=a.n,
+                        metrics=a.metrics, gate=a.gate, cost=a.cost, provenance=a.provenance)
+              for a in session.scalars(select(AuditRow).where(AuditRow.submission_id == sub.id)
+                                       .order_by(AuditRow.task))]
+    audits.sort(key=lambda a: _task_key(a.task))
+    gates = {a.task: a.gate for a in audits}
+    students: dict[str, list[StudentDetail]] = defaultdict(list)
+    for s in session.scalars(select(StudentRow).where(StudentRow.submission_id == sub.id)
+                             .order_by(StudentRow.task, StudentRow.student)):
+        cell = _cell(s, gates.get(s.task) or {})
+        students[s.task].append(StudentDetail(**cell.model_dump(), rounds=s.rounds, failure=s.failure))
+    history = _history(session, sub, family.id) if sub.status == "succeeded" else []
+    return SubmissionDetail(submission=_summary(sub, release, family), manifest=sub.manifest,
+                            protocol_digest=sub.protocol_digest, audits=audits, students=dict(students),
+                            history=history)
+
+
+def training(session: Session, submission_id: int) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(task, student) -> [(step, DPO loss), ...]."""
+    out: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    query = (select(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step, TrainingPoint.loss)
+             .where(TrainingPoint.submission_id == submission_id)
+             .order_by(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step))
+    for task, student, step, loss in session.execute(query):
+        out[(task, student)].append((step, loss))
+    return dict(out)
+
+
+ITEM_TABLES = {
+    "verdicts": (VerdictRow, ("task", "student", "item_id", "candidate", "response", "truth", "score", "verdict",
+                              "agrees", "raw", "parse_error")),
+    "predictions": (PredictionRow, ("task", "student", "phase", "item_id", "response", "parsed", "correct")),
+}
+
+
+def item_rows(session: Session, submission_id: int, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
+    """(columns, rows) of a submission's per-item audit verdicts or eval predictions."""
+    table, columns = ITEM_TABLES[kind]
+    query = (select(*(getattr(table, c) for c in columns)).where(table.submission_id == submission_id)
+             .order_by(table.id))
+    return columns, [tuple(r) for r in session.execute(query)]

@@ -1,0 +1,60 @@
+"""The web app's read access to the results store: sessions, and a cache of computed leaderboards.
+
+A leaderboard is recomputed only when its protocol gains a succeeded submission (the cache key holds the
+protocol's submission count and newest id), so page views over thousands of releases do not redo the
+ranking, and a new result shows up on the next request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from leaderboard import queries
+from leaderboard.queries import Protocol
+
+
+class ReadStore:
+    def __init__(self, engine: Engine, cache_size: int = 64) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = cache_size
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def protocols(self) -> list[Protocol]:
+        with self.session() as session:
+            return queries.protocols(session)
+
+    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per key (keys must include the data version: a Protocol does)."""
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return value
+
+    def tables(self, protocol: Protocol):
+        from leaderboard.pages import task_tables
+
+        def compute():
+            with self.session() as session:
+                return task_tables(session, protocol)
+
+        return self.cached(("tables", protocol), compute)

@@ -1,0 +1,218 @@
+"""The app over a synthetic three-task store: ranking, escaping, the write path, limits and downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from harness.store.schema import Family, Release, Submission, VerdictRow
+from tests.leaderboard.conftest import VERIFIERS
+
+XSS = "<script>alert(1)</script>"
+HTML = {"accept": "text/html"}
+
+
+def _expected_order(task):
+    return [(n, r) for n, r, _, acc in sorted(VERIFIERS, key=lambda v: -v[3][task])]
+
+
+def _counts(engine):
+    with engine.connect() as conn:
+        return tuple(conn.scalar(select(func.count()).select_from(t)) for t in (Submission, Family, Release))
+
+
+@pytest.mark.parametrize("task", ["mathvista", "mmmu"])
+def test_leaderboard_ranks_by_rubric_accuracy_per_task(client, synthetic, task):
+    board = client.get("/api/leaderboard", params={"task": task, "limit": 0}).json()
+    assert [(r["name"], r["release"]) for r in board["rows"]] == _expected_order(task)
+    assert [r["rank"] for r in board["rows"]] == [1, 2, 3, 4, 5]
+    accs = [r["rubric_accuracy"] for r in board["rows"]]
+    assert accs == sorted(accs, reverse=True)
+    assert board["students"] == ["qwen2.5-vl-3b", "qwen3-vl-2b"]
+    free = next(r for r in board["rows"] if r["name"] == XSS)  # cost kind "none": priced at $0, so comparable
+    assert free["cost_kind"] == "none" and free["usd_per_1k"] == 0.0 and free["pareto"] is True
+
+
+def test_every_row_carries_ci_and_item_counts(client, synthetic):
+    for row in client.get("/api/leaderboard", params={"task": "blink"}).json()["rows"]:
+        assert row["ci_low"] <= row["rubric_accuracy"] <= row["ci_high"] and row["n"] == 120
+        for s in row["students"]:
+            assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"] and s["n"] == 300
+
+
+def test_hostile_names_are_shown_as_text(client, synthetic):
+    for path in ("/", "/?task=mmmu", f"/submissions/{synthetic[(XSS, '1')]}", "/submissions",
+                 f"/compare?a={synthetic[('judge-4b', '1')]}&b={synthetic[(XSS, '1')]}"):
+        page = client.get(path, headers=HTML)
+        assert page.status_code == 200, path
+        assert XSS not in page.text and "<b>bold?</b>" not in page.text, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/submissions", headers=HTML).text
+    csp = client.get("/").headers["content-security-policy"]
+    assert "script-src 'none'" in csp
+
+
+def test_sorting_and_tabs_are_in_the_url(client, synthetic):
+    page = client.get("/", params={"task": "mmmu", "sort": "cost", "dir": "desc"}, headers=HTML)
+    assert 'aria-sort="descending"' in page.text
+    assert 'href="/?task=mmmu&amp;sort=cost&amp;dir=asc"' in page.text  # clicking again flips
+    assert client.get("/", params={"sort": "bogus"}, headers=HTML).status_code == 400
+    assert "no results" in client.get("/", params={"task": "nope"}).json()["detail"]
+
+
+def test_paging(client, synthetic):  # the fixture's page size is 3
+    first = client.get("/", headers=HTML).text
+    second = client.get("/", params={"page": 2}, headers=HTML).text
+    assert first.count("data-submission-id=") == 3 and second.count("data-submission-id=") == 2
+
+
+def test_write_without_a_valid_token_is_refused_and_stores_nothing(client, synthetic, engine):
+    from harness.store.tokens import create_token, revoke_token
+
+    before = _counts(engine)
+    body = {"name": "x", "family": "x", "release": "1", "backend": "simulated", "simulated": {"agreement": 0.9},
+            "cost": {"kind": "none", "priced_on": "2026-11-26"}, "owner": "me"}
+    token = create_token(engine, "team")
+    revoke_token(engine, "team")
+    for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": f"Basic {token}"},
+                    {"authorization": f"Bearer {token}"}):
+        r = client.post("/api/submissions", json=body, headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", headers
+    assert _counts(engine) == before
+
+
+def test_malformed_manifest_is_refused_with_the_field_named(client, synthetic, engine):
+    from harness.store.tokens import create_token
+
+    auth = {"authorization": f"Bearer {create_token(engine, 'team')}"}
+    before = _counts(engine)
+    bad = {"name": "x", "family": "x", "release": "1", "backend": "simulated", "simulated": {"agreement": 7},
+           "cost": {"kind": "none", "priced_on": "2026-11-26"}, "owner": "me", "colour": "red"}
+    r = client.post("/api/submissions", json=bad, headers=auth)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert fields == {"simulated.agreement", "colour"}
+    yaml_type = {**auth, "content-type": "application/yaml"}
+    r = client.post("/api/submissions", content=b"name: [unclosed", headers=yaml_type)
+    assert r.status_code == 422 and "not valid YAML" in r.json()["detail"]
+    r = client.post("/api/submissions", content=b"{not json", headers={**auth, "content-type": "application/json"})
+    assert r.status_code == 422
+    good = {k: v for k, v in bad.items() if k != "colour"} | {"simulated": {"agreement": 0.9}}
+    for profile in ("nope", "/etc/passwd.json"):
+        r = client.post("/api/submissions", params={"profile": profile}, json=good, headers=auth)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "profile"
+    assert _counts(engine) == before
+
+
+def test_valid_manifest_is_queued_once_and_shown_on_the_status_page(client, synthetic, engine):
+    from harness.store.tokens import create_token
+
+    auth = {"authorization": f"Bearer {create_token(engine, 'team')}", "content-type": "application/yaml"}
+    text = yaml.safe_dump({"name": "new <i>judge</i>", "family": "new", "release": "1", "backend": "simulated",
+                           "simulated": {"agreement": 0.9}, "cost": {"kind": "none", "priced_on": "2026-11-26"},
+                           "owner": "me"})
+    first = client.post("/api/submissions", params={"profile": "demo"}, content=text, headers=auth)
+    assert first.status_code == 201 and first.json()["created"] is True
+    again = client.post("/api/submissions", params={"profile": "demo"}, content=text, headers=auth)
+    assert again.status_code == 200 and again.json() == {**first.json(), "created": False}
+    sid = first.json()["id"]
+    listed = client.get("/api/submissions", params={"status": "queued"}).json()
+    assert [s["id"] for s in listed["items"]] == [sid] and listed["items"][0]["protocol_profile"] == "demo"
+    page = client.get("/submissions", params={"status": "queued"}, headers=HTML).text
+    assert f'data-submission-id="{sid}"' in page and "new &lt;i&gt;judge&lt;/i&gt;" in page
+
+
+def test_request_size_is_limited(client, synthetic, engine):
+    from harness.store.tokens import create_token
+
+    auth = {"authorization": f"Bearer {create_token(engine, 'team')}", "content-type": "application/yaml"}
+    before = _counts(engine)
+    assert client.post("/api/submissions", content=b"x" * 9000, headers=auth).status_code == 413
+
+    def chunks():  # no Content-Length: the limit is enforced on the bytes that arrive
+        for _ in range(10):
+            yield b"y" * 1000
+
+    assert client.post("/api/submissions", content=chunks(), headers=auth).status_code == 413
+    assert _counts(engine) == before
+
+
+def test_a_crash_shows_no_stack_trace(client, synthetic, monkeypatch):
+    from leaderboard import queries
+
+    def boom(*a, **k):
+        raise RuntimeError("secret connection string postgres://u:p@db")
+
+    monkeypatch.setattr(queries, "leaderboard", boom)
+    for headers in ({}, HTML):
+        r = client.get("/", params={"profile": "production"}, headers=headers)
+        assert r.status_code == 500
+        assert "secret" not in r.text and "Traceback" not in r.text and "internal error" in r.text
+
+
+def test_leaderboard_csv_is_complete_and_spreadsheet_safe(client, engine):
+    from tests.fixtures.results import manifest, store_run
+
+    store_run(engine, manifest("=HYPERLINK(\"http://evil\")"), {"mmmu": 0.7})
+    store_run(engine, manifest("plain"), {"mmmu": 0.4})
+    r = client.get("/api/leaderboard.csv", params={"task": "mmmu"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["name"] for row in rows] == ["'=HYPERLINK(\"http://evil\")", "plain"]
+    assert float(rows[0]["rubric_accuracy"]) > float(rows[1]["rubric_accuracy"])
+    assert {"qwen3-vl-2b:delta", "qwen3-vl-2b:delta_ci_low", "rubric_ci_high", "n"} <= set(rows[0])
+
+
+def test_per_item_rows_download_as_csv_and_parquet(client, synthetic, engine):
+    sid = synthetic[("judge-8b", "1")]
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(VerdictRow).where(VerdictRow.submission_id == sid))
+    table = pq.read_table(io.BytesIO(client.get(f"/api/submissions/{sid}/verdicts.parquet").content))
+    assert table.num_rows == stored > 0 and {"item_id", "score", "truth", "agrees"} <= set(table.column_names)
+    agrees = table.column("agrees").to_pylist()
+    preds = list(csv.DictReader(io.StringIO(client.get(f"/api/submissions/{sid}/predictions.csv").text)))
+    assert {p["phase"] for p in preds} == {"baseline", "post"} and len(preds) == 3 * 2 * 2 * 300
+    # Recompute a stored number from the download: the pooled agreement over every judgment of one task.
+    doc = client.get(f"/api/submissions/{sid}/document").json()
+    tasks = table.column("task").to_pylist()
+    blink = [a for a, t in zip(agrees, tasks, strict=True) if t == "blink"]
+    stored_all = next(t for t in doc["tasks"] if t["task"] == "blink")["audit"]["metrics"]["agreement_all"]
+    assert sum(blink) == stored_all["k"] and len(blink) == stored_all["n"]
+
+
+def test_json_api_covers_the_store_but_never_the_tokens(client, synthetic):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/leaderboard", "/api/submissions", "/api/submissions/{sid}", "/api/tables/{table}",
+            "/api/submissions/{sid}/{kind}.{fmt}", "/api/compare"} <= set(spec["paths"])
+    for table in ("families", "releases", "submissions", "audit_results", "student_results", "audit_verdicts",
+                  "eval_predictions", "training_curves", "run_documents"):
+        page = client.get(f"/api/tables/{table}", params={"limit": 2}).json()
+        assert page["total"] > 0 and len(page["rows"]) <= 2, table
+    assert client.get("/api/tables/api_tokens").status_code == 404
+    assert "POST" in client.get("/api", headers=HTML).text
+
+
+def test_verifier_page_shows_metrics_history_and_regression(client, synthetic):
+    v1, v2 = synthetic[("judge-4b", "1")], synthetic[("judge-4b", "2")]
+    page = client.get(f"/submissions/{v2}", headers=HTML).text
+    for text in ("Balanced accuracy", "AUROC", "ECE", "Parse failures", "Pair-direction accuracy, gated",
+                 "Release history", "regression", f"/compare?a={v1}&amp;b={v2}", f"/plots/training/{v2}.svg",
+                 "verdicts.parquet", "Provenance"):
+        assert text in page, text
+    detail = client.get(f"/api/submissions/{v2}").json()
+    assert [h["release"] for h in detail["history"]] == ["1", "2"]
+    assert detail["history"][1]["regressed"] == {"mathvista": True, "mmmu": True, "blink": True}
+    compare = client.get(f"/compare?a={v1}&b={v2}", headers=HTML).text
+    assert "B is significantly worse" in compare
+
+
+def test_charts_are_svg_without_user_markup(client, synthetic):
+    for path in ("/plots/heatmap.svg", "/plots/accuracy-delta.svg?task=mmmu", "/plots/cost-accuracy.svg?task=blink",
+                 f"/plots/training/{synthetic[('judge-7b', '1')]}.svg?task=mmmu&student=qwen3-vl-2b"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml", path
+        assert r.content.startswith(b"<?xml") and b"<script" not in r.content, path
