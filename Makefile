@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch is installed first and pinned, so nothing pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: install test lint demo docker-build clean
+.PHONY: install test lint demo serve docker-build clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ladder demo
+
+# The leaderboard over the store `make demo` filled (or LADDER_DATABASE_URL).
+serve: $(STAMP)
+	$(BIN)/ladder serve
 
 # The CPU worker image on a local Docker engine (started if needed; the base image is made with debootstrap).
 docker-build:

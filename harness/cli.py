@@ -496,8 +496,6 @@ def _print_compare(result) -> None:
     console.print(table)
 
 
-if __name__ == "__main__":
-    app()
 
 
 @app.command("serve")
@@ -575,3 +573,7 @@ def token_revoke_cmd(name: Annotated[str, typer.Argument(help="The token's name.
     except TokenError as err:
         _bad_input(str(err))
     console.print(f"token {escape(name)} revoked")
+
+
+if __name__ == "__main__":
+    app()

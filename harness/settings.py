@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description="Largest request body the leaderboard accepts (413 above it); manifests are at most 64 KiB.",
     )
     web_page_size: int = Field(default=100, ge=1, le=1000, description="Leaderboard rows per page.")
+    web_cache_seconds: float = Field(
+        default=2.0, ge=0,
+        description="How long the leaderboard trusts its list of protocols (the version of its cached rankings): "
+                    "a new result appears on the pages within this time.",
+    )
     offline: bool = Field(
         default=False,
         description="Refuse any hub download (sets HF_HUB_OFFLINE for the libraries we call).",

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="Verifier Ladder", version="1", docs_url=None, redoc_url=None,
                   description="Verifiers for verifier-driven self-DPO of VLMs, ranked per target task by rubric "
                               "accuracy and cost. Reads need no token; POST /api/submissions needs a bearer token.")
-    app.state.store = ReadStore(engine)
+    app.state.store = ReadStore(engine, protocols_ttl=settings.web_cache_seconds)
     app.state.settings = settings
     app.add_middleware(Hardening, max_body=settings.web_max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

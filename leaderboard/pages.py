@@ -69,21 +69,29 @@ class TaskTable:
     task: str
     students: list[str]
     rows: list[LeaderboardRow]  # all rows, official order
+    backends: frozenset[str] = frozenset()
+    sorted_views: dict = field(default_factory=dict, repr=False)  # (sort, descending) -> rows; lives as long as this
 
 
 def task_tables(session: Session, protocol: Protocol) -> list[TaskTable]:
     out = []
     for task in queries.tasks(session, protocol):
         rows = queries.leaderboard(session, protocol, task)
-        out.append(TaskTable(task, queries.student_names(rows), rows))
+        out.append(TaskTable(task, queries.student_names(rows), rows, frozenset(r.backend for r in rows)))
     return out
 
 
 def view_rows(table: TaskTable, query: HomeQuery) -> list[LeaderboardRow]:
     """The table's rows after the query's filters and sort (before paging)."""
     _check_sort(query, table.students)
-    kept = [r for r in table.rows if query.filters.keep(r)]
-    return kept if query.sort == "rank" and not query.descending else sort_rows(kept, query.sort, query.descending)
+    if query.sort == "rank" and not query.descending:
+        ordered = table.rows
+    else:  # a sort of every row, kept with the table (which is rebuilt when the data changes)
+        key = (query.sort, query.descending)
+        ordered = table.sorted_views.get(key)
+        if ordered is None:
+            ordered = table.sorted_views[key] = sort_rows(table.rows, query.sort, query.descending)
+    return [r for r in ordered if query.filters.keep(r)] if query.filters.active else ordered
 
 
 def home_page(tables: list[TaskTable], links, found: list[Protocol], protocol: Protocol | None, query: HomeQuery,
@@ -99,9 +107,9 @@ def home_page(tables: list[TaskTable], links, found: list[Protocol], protocol: P
         if not show_all:
             pages = max(1, -(-total // page_size))
             rows = rows[(query.page - 1) * page_size: query.page * page_size]
+    backends = sorted(set().union(*(t.backends for t in tables)))
     return render("home.html", links=links, protocols=found, protocol=protocol, tables=tables, current=current,
-                  rows=rows, total=total, pages=pages, query=query, backends=sorted({r.backend for t in tables
-                                                                                    for r in t.rows}))
+                  rows=rows, total=total, pages=pages, query=query, backends=backends)
 
 
 def submission_page(session: Session, links, sid: int) -> str | None:

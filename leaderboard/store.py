@@ -8,6 +8,7 @@ ranking, and a new result shows up on the next request.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,10 @@ from leaderboard.queries import Protocol
 
 
 class ReadStore:
-    def __init__(self, engine: Engine, cache_size: int = 64) -> None:
+    def __init__(self, engine: Engine, cache_size: int = 64, protocols_ttl: float = 0.0) -> None:
         self.engine = engine
+        self.protocols_ttl = protocols_ttl
+        self._protocols: tuple[float, list[Protocol]] | None = None
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -34,8 +37,16 @@ class ReadStore:
             yield session
 
     def protocols(self) -> list[Protocol]:
+        """The protocols with results (their counts are the cache's data version), re-read at most every
+        ``protocols_ttl`` seconds: a new result shows up within that time."""
+        now = time.monotonic()
+        cached = self._protocols
+        if cached is not None and now - cached[0] < self.protocols_ttl:
+            return cached[1]
         with self.session() as session:
-            return queries.protocols(session)
+            found = queries.protocols(session)
+        self._protocols = (now, found)
+        return found
 
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per key (keys must include the data version: a Protocol does)."""

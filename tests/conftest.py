@@ -51,6 +51,28 @@ def demo_data_dir(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def demo_ladder(demo_data_dir):
+    """The whole demo ladder (4 verifiers x 2 students, the real demo protocol, ~6 min): {stem: (manifest, result)}.
+
+    Run once per session; the findings test and the browser test of the leaderboard share it.
+    """
+    from pathlib import Path
+
+    from harness.protocol import get_protocol
+    from harness.runner import run_protocol
+    from harness.settings import Settings
+    from harness.submission import load_manifest
+
+    settings = Settings(data_dir=demo_data_dir)
+    protocol = get_protocol("demo")
+    out = {}
+    for path in sorted(Path("submissions/demo").glob("*.yaml")):
+        manifest = load_manifest(path)
+        out[path.stem] = (manifest, run_protocol(manifest, protocol, settings))
+    return out
+
+
 @pytest.fixture
 def demo_settings(demo_data_dir, monkeypatch):
     """Settings pointing at the shared demo data directory (LADDER_DATA_DIR set for CLI calls too)."""

@@ -6,26 +6,15 @@ exactly what `make demo` runs and asserts what the demo claims.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from harness.findings import check_findings, wrong_admitted_per_100_prompts
-from harness.protocol import get_protocol
 from harness.results import post_correctness
-from harness.runner import run_protocol
-from harness.submission import load_manifest
-
-LADDER = Path("submissions/demo")
 
 
-@pytest.fixture(scope="module")
-def ladder(demo_data_dir):
-    from harness.settings import Settings
-
-    settings = Settings(data_dir=demo_data_dir)
-    protocol = get_protocol("demo")
-    return {p.stem: run_protocol(load_manifest(p), protocol, settings) for p in sorted(LADDER.glob("*.yaml"))}
+@pytest.fixture
+def ladder(demo_ladder):
+    return {name: result for name, (_, result) in demo_ladder.items()}
 
 
 @pytest.mark.slow

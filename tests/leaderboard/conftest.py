@@ -51,6 +51,7 @@ def client(engine, tmp_path):
     from harness.settings import Settings
     from leaderboard.app import create_app
 
-    app = create_app(Settings(data_dir=tmp_path, web_max_request_bytes=8192, web_page_size=3), engine=engine)
+    settings = Settings(data_dir=tmp_path, web_max_request_bytes=8192, web_page_size=3, web_cache_seconds=0)
+    app = create_app(settings, engine=engine)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
