@@ -1,31 +1,41 @@
-# Verifier Ladder images. Targets:
-#   worker      CUDA 13 runtime + torch/vllm + the harness (GPU hosts with the NVIDIA container toolkit only)
-#   worker-cpu  the same worker on a plain Debian base with the CPU build of torch (tests, CPU demo)
-# Works with the legacy builder (no BuildKit features). Base images are build ARGs, so hosts without a
-# registry can use a locally made base (see .ci/docker-base.sh). No secrets are baked in: credentials come
-# from the environment at run time. Optional build inputs: container/ca-certificates/*.crt (TLS-intercepting
-# proxies) and container/wheels/*.whl (local wheels, e.g. the CPU torch build).
+# Verifier Ladder images, one file, three uses:
+#   worker (default args)  CUDA 13 runtime + torch 2.14 / vllm 0.33 + the harness. GPU hosts with the NVIDIA
+#                          container toolkit only: it cannot be built or run on a host without them.
+#   worker (CPU args)      the same stage on a plain Debian base with the CPU build of torch (tests, CPU demo):
+#                          --build-arg WORKER_BASE=debian:bookworm-slim --build-arg TORCH_SPEC=torch==2.13.0
+#                          --build-arg EXTRAS=cpu   (.ci/docker-up.sh builds it from a debootstrap base)
+#   web                    the leaderboard: the `web` extra only (no torch), uvicorn on :8000.
+# Legacy-builder compatible (no BuildKit features). Base images are build ARGs, so a host without a registry can
+# use a locally made base. No secrets are baked in: credentials come from the environment or secret files at run
+# time. Optional build inputs: container/ca-certificates/*.crt (for builds behind a TLS-intercepting proxy) and
+# container/wheels/*.whl (local wheels, e.g. the CPU torch build).
 
-ARG CUDA_BASE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
-ARG CPU_BASE=debian:bookworm-slim
+ARG WORKER_BASE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
+ARG WEB_BASE=debian:bookworm-slim
 
-# ---------------------------------------------------------------- CPU worker
-FROM ${CPU_BASE} AS worker-cpu
-ARG TORCH_VERSION=2.13.0
+# ---------------------------------------------------------------- worker (CUDA by default, CPU by ARGs)
+FROM ${WORKER_BASE} AS worker
+# vllm 0.33.0 pins torch 2.14.0 / torchvision 0.29.0 and a transformers range our pins share.
+ARG TORCH_SPEC="torch==2.14.0 torchvision==0.29.0"
+ARG EXTRAS=gpu
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 LADDER_DATA_DIR=/data HF_HOME=/cache/hf
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && apt-get install -y --no-install-recommends python3=3.* python3-venv=3.* ca-certificates=20* \
  && rm -rf /var/lib/apt/lists/*
 COPY container/ca-certificates/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates && python3 -m venv /opt/venv
 COPY container/wheels/ /wheels/
-RUN pip install --find-links /wheels "torch==${TORCH_VERSION}"
+# torch first (its own layer, the largest), pinned, so the project install never pulls another build.
+# hadolint ignore=DL3013,SC2086
+RUN pip install --find-links /wheels ${TORCH_SPEC}
 COPY pyproject.toml README.md /src/
 COPY harness /src/harness
 COPY leaderboard /src/leaderboard
-RUN pip install --find-links /wheels "/src" "torch==${TORCH_VERSION}" && rm -rf /wheels /src/build
+# The local project (its dependency ranges are in pyproject.toml); TORCH_SPEC is a list, split on purpose.
+# hadolint ignore=DL3013,SC2086
+RUN pip install --find-links /wheels "/src[${EXTRAS}]" ${TORCH_SPEC} && rm -rf /wheels /src/build
 COPY submissions /app/submissions
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin ladder \
  && mkdir -p /data /cache/hf && chown ladder:ladder /data
@@ -36,28 +46,28 @@ HEALTHCHECK --interval=60s --timeout=10s CMD ["ladder", "--help"]
 ENTRYPOINT ["ladder"]
 CMD ["worker"]
 
-# ---------------------------------------------------------------- CUDA worker
-FROM ${CUDA_BASE} AS worker
+# ---------------------------------------------------------------- web (the leaderboard; no ML stack)
+FROM ${WEB_BASE} AS web
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
-    HF_HUB_OFFLINE=1 LADDER_DATA_DIR=/data HF_HOME=/cache/hf
+    LADDER_DATA_DIR=/data MPLCONFIGDIR=/tmp/matplotlib
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && apt-get install -y --no-install-recommends python3=3.* python3-venv=3.* ca-certificates=20* \
  && rm -rf /var/lib/apt/lists/*
 COPY container/ca-certificates/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates && python3 -m venv /opt/venv
-# vllm 0.33.0 pins torch 2.14.0 / torchvision 0.29.0 and a transformers range our pins share.
-RUN pip install "vllm==0.33.0" "torch==2.14.0" "torchvision==0.29.0"
 COPY pyproject.toml README.md /src/
+# Only the `web` extra's requirements (a subset of the dependencies, checked by tests/test_packaging.py).
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['optional-dependencies']['web']))" > /tmp/web.txt \
+ && pip install -r /tmp/web.txt && rm /tmp/web.txt
 COPY harness /src/harness
 COPY leaderboard /src/leaderboard
-RUN pip install "/src[gpu]" "torch==2.14.0" && rm -rf /src/build
-COPY submissions /app/submissions
-RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin ladder \
- && mkdir -p /data /cache/hf && chown ladder:ladder /data
+RUN pip install --no-deps /src && rm -rf /src/build
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin ladder && mkdir -p /data && chown ladder:ladder /data
 WORKDIR /app
 USER 10001:10001
-VOLUME ["/data", "/cache/hf"]
-HEALTHCHECK --interval=60s --timeout=10s CMD ["ladder", "--help"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --retries=5 \
+  CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 ENTRYPOINT ["ladder"]
-CMD ["worker"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

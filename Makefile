@@ -5,8 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The CPU wheel of torch is installed first and pinned, so nothing pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
+# `make submit MANIFEST=submissions/my-verifier.yaml PROFILE=production`
+MANIFEST ?=
+PROFILE  ?= production
+# `make up` on a GPU host; `make up COMPOSE_FILES="-f compose.yaml -f compose.cpu.yaml"` on a CPU host.
+COMPOSE_FILES ?= -f compose.yaml
+export COMPOSE_PROJECT_NAME ?= verifier-ladder
 
-.PHONY: install test lint demo serve docker-build clean
+.PHONY: install test lint demo serve worker submit bench docker-build up down test-stack clean
 
 install: $(STAMP)
 
@@ -22,17 +28,49 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness leaderboard tests bench
+	$(BIN)/hadolint Dockerfile container/postgres/Dockerfile
 
+# The whole protocol on the four demo verifiers, into the SQLite store; then `make serve`.
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ladder demo
 
-# The leaderboard over the store `make demo` filled (or LADDER_DATABASE_URL).
+# The leaderboard over the store (SQLite under .ladder, or LADDER_DATABASE_URL).
 serve: $(STAMP)
 	$(BIN)/ladder serve
 
-# The CPU worker image on a local Docker engine (started if needed; the base image is made with debootstrap).
+# Claim and run queued submissions until stopped (LADDER_EXECUTOR-style choice: --executor local|docker|ray).
+worker: $(STAMP)
+	$(BIN)/ladder worker
+
+submit: $(STAMP)
+	@test -n "$(MANIFEST)" || { echo "usage: make submit MANIFEST=path/to/verifier.yaml [PROFILE=demo]"; exit 2; }
+	$(BIN)/ladder submit $(MANIFEST) --profile $(PROFILE)
+
+# CPU benchmarks (figures in bench/README.md): the demo ladder end to end, the leaderboard under load (wrk + PG).
+bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/demo_ladder.py
+	$(BIN)/python bench/web.py
+
+# The CPU stack's images on a local Docker engine (started if needed; bases made with debootstrap, no registry).
 docker-build:
 	.ci/docker-up.sh
 
+secrets/db_password:
+	umask 077; mkdir -p secrets; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(32))" > $@
+	chmod 644 $@  # the containers' own users read it through the compose secret mount; secrets/ stays 0700
+
+up: secrets/db_password
+	docker-compose $(COMPOSE_FILES) up -d
+	@echo "leaderboard: http://127.0.0.1:$${LADDER_WEB_PORT:-8000}/  (token: docker-compose $(COMPOSE_FILES) exec web ladder token create NAME)"
+
+down:
+	docker-compose $(COMPOSE_FILES) down
+
+# The compose smoke test: build the CPU images, stand the stack up, submit through the API, tear it down.
+test-stack: $(STAMP)
+	.ci/docker-up.sh
+	LADDER_TEST_STACK=1 $(BIN)/python -m pytest -q -s tests/test_stack.py
+
 clean:
-	rm -rf $(VENV) .ladder .pytest_cache
+	rm -rf $(VENV) .ladder .pytest_cache test-artifacts

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Make a Docker engine and the CPU worker image available on a host with no container registry:
-#   1. install docker.io + debootstrap from Debian if missing, start dockerd if none answers;
+# Make a Docker engine and the CPU stack's images available on a host with no container registry:
+#   1. install docker.io, docker-compose and debootstrap from Debian if missing, start dockerd if none answers;
 #   2. build a Debian bookworm base image with debootstrap (no registry pull), once;
-#   3. build the Dockerfile's worker-cpu target on it, with the host's local CA certificates and the
-#      local CPU torch wheel (if present) as optional build inputs.
-# Idempotent; prints the image name last. Used by the Docker executor test and `make docker-build`.
+#   3. build on it, with the host's local CA certificates and the local CPU torch wheel (if present) as
+#      optional build inputs: the worker (Dockerfile target `worker` with the CPU build ARGs), the leaderboard
+#      (target `web`) and PostgreSQL (container/postgres).
+# Idempotent (cached layers); prints the worker image name last. Used by the Docker tests, `make docker-build`
+# and `make test-stack`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=${LADDER_DOCKER_STATE:-/var/lib/ladder-docker}
 BASE=${LADDER_DOCKER_BASE:-ladder-base:bookworm}
 IMAGE=${LADDER_DOCKER_IMAGE:-verifier-ladder-worker-cpu:local}
+WEB_IMAGE=${LADDER_WEB_IMAGE:-verifier-ladder-web:local}
+DB_IMAGE=${LADDER_POSTGRES_IMAGE:-verifier-ladder-postgres:local}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker.io debootstrap >/dev/null
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v docker-compose >/dev/null
+then
+  $SUDO apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null; }
 fi
 if ! docker info >/dev/null 2>&1; then
   $SUDO mkdir -p "$STATE"
@@ -33,5 +39,9 @@ fi
 cp /usr/local/share/ca-certificates/*.crt container/ca-certificates/ 2>/dev/null || true
 cp /opt/wheels/torch-2.13.0+cpu-*.whl container/wheels/ 2>/dev/null || true
 # --force-rm: the legacy builder would otherwise leave the containers of failed steps behind.
-docker build -q --rm --force-rm --target worker-cpu --build-arg CPU_BASE="$BASE" -t "$IMAGE" . >/dev/null
+build() { docker build -q --rm --force-rm "$@" >/dev/null; }
+build --target worker --build-arg WORKER_BASE="$BASE" --build-arg TORCH_SPEC=torch==2.13.0 --build-arg EXTRAS=cpu \
+  -t "$IMAGE" .
+build --target web --build-arg WEB_BASE="$BASE" -t "$WEB_IMAGE" .
+build --build-arg BASE="$BASE" -t "$DB_IMAGE" container/postgres
 echo "$IMAGE"

@@ -137,7 +137,7 @@ def demo_cmd(
     ids = record_runs(_engine(), loaded, protocol, results)
     console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
                   f"Results and artifacts: {escape(str(settings.data_dir))}.")
-    console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(settings.database)}. "
+    console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(_masked(settings.database))}. "
                   "See the leaderboard: [bold]ladder serve[/bold] (or [bold]make serve[/bold]), then open "
                   "http://127.0.0.1:8000/", highlight=False)
 
@@ -351,6 +351,12 @@ def _cost_line(cost) -> str:
             f"{cost.device}, {cost.input_tokens}+{cost.output_tokens} tokens, {usd}{extra}")
 
 
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string()  # the password as ***
+
+
 def _engine():
     """The store's engine, migrated to the newest schema (SQLite under the data dir unless LADDER_DATABASE_URL)."""
     from harness.settings import get_settings
@@ -498,6 +504,57 @@ def _print_compare(result) -> None:
 
 
 
+@app.command("fetch")
+def fetch_cmd(
+    manifests: Annotated[list[Path] | None, typer.Argument(help="Verifier manifests whose hub models to fetch too.")]
+    = None,
+    profile: Annotated[str, typer.Option(help="Protocol profile: its students and tasks.")] = "production",
+    lock: Annotated[Path | None, typer.Option(help="Lock file to write (default: DATA_DIR/fetch.lock.json).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be fetched and exit.")] = False,
+) -> None:
+    """Download every model and dataset the protocol (and the given verifiers) need into the cache, and record the
+    commit each revision resolved to, so that protocol runs can go with the network off."""
+    from harness.fetch import FetchError, assets, fetch, write_lock
+    from harness.protocol import get_protocol
+    from harness.settings import get_settings
+    from harness.submission import ManifestError, load_manifest
+
+    try:
+        protocol = get_protocol(profile)
+        loaded = [load_manifest(p) for p in manifests or []]
+    except (ManifestError, ValueError) as err:
+        _bad_input(str(err))
+    todo = assets(protocol, loaded)
+    table = Table("kind", "repository", "revision", "for")
+    for a in todo:
+        table.add_row(a.kind, escape(a.repo_id), escape(a.revision), escape(a.role))
+    console.print(table)
+    if dry_run or not todo:
+        console.print("nothing to fetch" if not todo else f"{len(todo)} asset(s); run without --dry-run to fetch")
+        return
+    settings = get_settings()
+    lock = lock or settings.data_dir / "fetch.lock.json"
+    with _progress() as progress:
+        bar = progress.add_task("fetching", total=len(todo))
+        try:
+            pinned = fetch(todo, settings.hf_cache_dir, progress=lambda _: progress.advance(bar))
+        except FetchError as err:
+            _bad_input(f"{err}\n(is the network up and HF_HUB_OFFLINE unset? private repos need HF_TOKEN)")
+    write_lock(pinned, lock)
+    for a in pinned["assets"]:
+        console.print(f"{escape(a['repo_id'])}@{escape(a['revision'])} -> {a['resolved']}", highlight=False)
+    console.print(f"pinned in {escape(str(lock))}")
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Bring the results store to the newest schema (every command does this first; compose runs it once)."""
+    from harness.settings import get_settings
+
+    _engine()
+    console.print(f"store migrated: {escape(_masked(get_settings().database))}", highlight=False)
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
@@ -511,7 +568,8 @@ def serve_cmd(
     from harness.settings import get_settings
 
     _engine()  # migrate before the first request
-    console.print(f"Leaderboard on http://{host}:{port}/ (store: {escape(get_settings().database)})", highlight=False)
+    console.print(f"Leaderboard on http://{host}:{port}/ (store: {escape(_masked(get_settings().database))})",
+                  highlight=False)
     uvicorn.run("leaderboard.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
 

@@ -133,7 +133,23 @@ def _demo() -> ProtocolConfig:
     )
 
 
-PROFILES = {"production": _production, "demo": _demo}
+def _smoke() -> ProtocolConfig:
+    """Every stage once, as small as it goes (untrained tiny students, a handful of items): checks that a
+    deployment runs the protocol end to end (the compose smoke test), not what any verifier is worth."""
+    return ProtocolConfig(
+        profile="smoke",
+        tasks=("shapes",),
+        students=(
+            StudentConfig(name="tiny-qwen3-vl", tiny=TinySpec(family="qwen3_vl")),
+            StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl")),
+        ),
+        audit=AuditConfig(size=16, k=2, max_new_tokens=4),
+        selfdpo=SelfDPOConfig(rounds=1, prompts_per_round=8, k=2, max_new_tokens=4, lora=False, probe_size=8),
+        eval_max_new_tokens=4,
+    )
+
+
+PROFILES = {"production": _production, "demo": _demo, "smoke": _smoke}
 
 
 def get_protocol(profile: str = "production") -> ProtocolConfig:

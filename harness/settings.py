@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the results store; default: SQLite file under data_dir.",
     )
+    database_password_file: Path | None = Field(
+        default=None,
+        description="File holding the database password (a Docker/compose secret); put into database_url, so the "
+                    "password never sits in the environment.",
+    )
     artifacts_dir: Path | None = Field(
         default=None,
         description="Content-addressed store of shared work (frozen-student candidates, baselines, verdicts); "
@@ -63,8 +68,16 @@ class Settings(BaseSettings):
 
     @property
     def database(self) -> str:
-        """The results store's URL: ``database_url`` when set, else the embedded SQLite file."""
-        return self.database_url or self.sqlite_url
+        """The results store's URL: ``database_url`` (with the password file's password) when set, else the
+        embedded SQLite file."""
+        if not self.database_url:
+            return self.sqlite_url
+        if self.database_password_file is None:
+            return self.database_url
+        from sqlalchemy.engine import make_url
+
+        password = self.database_password_file.read_text().strip()
+        return make_url(self.database_url).set(password=password).render_as_string(hide_password=False)
 
     @property
     def artifacts(self) -> Path:

@@ -457,3 +457,22 @@ def test_digest_changes_with_any_field(change):
 
 def test_digest_is_a_method_of_manifest():
     assert isinstance(parse_manifest(_simulated()), Manifest)
+
+
+@pytest.mark.parametrize("path", sorted(str(p) for p in Path("submissions").rglob("*.yaml")))
+def test_every_shipped_manifest_validates_and_plans(path):
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    manifest = load_manifest(path)
+    profile = "demo" if manifest.backend == "simulated" else "production"
+    result = CliRunner().invoke(app, ["run", path, "--dry-run", "--profile", profile])
+    assert result.exit_code == 0, result.output
+    assert "audit" in result.output and "GPU-hours" in result.output
+
+
+def test_the_four_rung_ladder_is_the_papers():
+    rungs = {load_manifest(p).model.hub_id for p in Path("submissions/ladder").glob("*.yaml")}
+    assert rungs == {"Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen3-VL-4B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct",
+                     "Qwen/Qwen3-VL-8B-Instruct"}

@@ -47,6 +47,19 @@ def iter_hub_rows(
             yield row
 
 
+def prepare_source(source: HubSource) -> None:
+    """Load every config of ``source`` once, as :func:`iter_hub_rows` does, so an offline run finds it cached."""
+    import datasets
+
+    settings = get_settings()
+    kwargs: dict[str, Any] = {"split": source.split, "revision": source.revision}
+    if settings.hf_cache_dir is not None:
+        kwargs["cache_dir"] = str(settings.hf_cache_dir)
+    for config in source.configs or (None,):
+        logger.info("preparing %s config=%s split=%s", source.repo_id, config, source.split)
+        datasets.load_dataset(source.repo_id, config, **kwargs)
+
+
 def local_digest(path: str | Path) -> str:
     """sha256 over the names and bytes of the data files of a local dataset copy (provenance)."""
     root = Path(path)
