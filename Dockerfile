@@ -38,7 +38,7 @@ COPY leaderboard /src/leaderboard
 RUN pip install --find-links /wheels "/src[${EXTRAS}]" ${TORCH_SPEC} && rm -rf /wheels /src/build
 COPY submissions /app/submissions
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin ladder \
- && mkdir -p /data /cache/hf && chown ladder:ladder /data
+ && mkdir -p /data /cache/hf && chown ladder:ladder /data /cache/hf
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/data", "/cache/hf"]

@@ -39,9 +39,12 @@ fi
 cp /usr/local/share/ca-certificates/*.crt container/ca-certificates/ 2>/dev/null || true
 cp /opt/wheels/torch-2.13.0+cpu-*.whl container/wheels/ 2>/dev/null || true
 # --force-rm: the legacy builder would otherwise leave the containers of failed steps behind.
+# The legacy builder runs every stage before the target, so both builds get every ARG (the worker stage is then
+# a cache hit when building web).
 build() { docker build -q --rm --force-rm "$@" >/dev/null; }
-build --target worker --build-arg WORKER_BASE="$BASE" --build-arg TORCH_SPEC=torch==2.13.0 --build-arg EXTRAS=cpu \
-  -t "$IMAGE" .
-build --target web --build-arg WEB_BASE="$BASE" -t "$WEB_IMAGE" .
+args=(--build-arg WORKER_BASE="$BASE" --build-arg WEB_BASE="$BASE" --build-arg TORCH_SPEC=torch==2.13.0
+      --build-arg EXTRAS=cpu)
+build --target worker "${args[@]}" -t "$IMAGE" .
+build --target web "${args[@]}" -t "$WEB_IMAGE" .
 build --build-arg BASE="$BASE" -t "$DB_IMAGE" container/postgres
 echo "$IMAGE"

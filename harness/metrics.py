@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 Z95 = 1.959963984540054
+
+
+def _nan_from_none(value):
+    return float("nan") if value is None else value
+
+
+def _none_from_nan(value: float) -> float | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+# A statistic that is undefined for empty input (the share of 0 items) is NaN in memory and null in JSON: JSON and
+# PostgreSQL's json type have no NaN, and a stage file written with null must load back (as NaN).
+MaybeNaN = Annotated[float, BeforeValidator(_nan_from_none), PlainSerializer(_none_from_nan)]
 
 
 class Proportion(BaseModel):
@@ -16,9 +30,9 @@ class Proportion(BaseModel):
 
     k: int
     n: int
-    value: float
-    ci_low: float
-    ci_high: float
+    value: MaybeNaN
+    ci_low: MaybeNaN
+    ci_high: MaybeNaN
 
     def __str__(self) -> str:
         return f"{self.value:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}] (n={self.n})"
@@ -48,14 +62,14 @@ class PairedDelta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     n: int
-    before: float
-    after: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    mcnemar_p: float
+    before: MaybeNaN
+    after: MaybeNaN
+    delta: MaybeNaN
+    ci_low: MaybeNaN
+    ci_high: MaybeNaN
+    mcnemar_p: MaybeNaN
     discordant: tuple[int, int] = (0, 0)  # (right before only, right after only)
-    mde: float  # minimum detectable effect (80% power, two-sided 5%) at this n and discordance
+    mde: MaybeNaN  # minimum detectable effect (80% power, two-sided 5%) at this n and discordance
 
 
 def mcnemar_exact(b: int, c: int) -> float:

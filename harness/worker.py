@@ -18,12 +18,13 @@ import traceback
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from harness.executors import Executor, ExecutorError, get_executor
 from harness.settings import Settings
 from harness.store import queue
 from harness.store.db import session_scope
-from harness.store.ingest import ingest
+from harness.store.ingest import ResultConflict, ingest
 from harness.store.queue import LeaseLost
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,12 @@ def process_one(engine: Engine, settings: Settings, executor: Executor, worker: 
             row.finished_at, row.lease_expires_at = queue.utcnow(), None
     except LeaseLost as err:
         logger.warning("submission %d: %s; result not stored", job.id, err)
+    except (ResultConflict, SQLAlchemyError, LookupError, ValueError, TypeError) as err:
+        # The transaction rolled back: nothing of this result is stored. Record why instead of dying, so the job
+        # does not go round the queue again (a retry would meet the same error).
+        reason = f"could not store the result: {type(err).__name__}: {str(err).splitlines()[0][:500]}"
+        logger.error("submission %d: %s\n%s", job.id, reason, traceback.format_exc())
+        _finish_failed(engine, job.id, worker, reason)
     return job.id
 
 

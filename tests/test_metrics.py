@@ -46,3 +46,14 @@ def test_paired_delta_counts_ci_and_mde():
     assert same.delta == 0 and same.ci_low == same.ci_high == 0 and same.mcnemar_p == 1.0 and same.mde == 0.01
     with pytest.raises(ValueError, match="same items"):
         paired_delta(before, after[:-1])
+
+
+def test_an_empty_proportion_is_nan_in_memory_and_null_in_json():
+    import math
+
+    from harness.metrics import Proportion, proportion
+
+    empty = proportion(0, 0)
+    assert math.isnan(empty.value) and '"value":null' in empty.model_dump_json()
+    assert math.isnan(Proportion.model_validate_json(empty.model_dump_json()).value)
+    assert proportion(3, 4).model_dump()["value"] == 0.75

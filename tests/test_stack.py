@@ -85,13 +85,13 @@ def test_a_submission_through_the_api_reaches_the_leaderboard(stack):
     token = _compose(env, "exec", "-T", "web", "ladder", "token", "create", "smoke").stdout.strip().splitlines()[-1]
     manifest = yaml.safe_load(Path("submissions/demo/strong.yaml").read_text())
     manifest["name"] = "stack <smoke> verifier"
-    status, body = _http(f"{base}/api/submissions?profile=smoke", json.dumps(manifest).encode(),
-                         {"content-type": "application/json", "authorization": f"Bearer {token}"})
+    text = yaml.safe_dump(manifest).encode()
+    status, body = _http(f"{base}/api/submissions?profile=smoke", text,
+                         {"content-type": "application/yaml", "authorization": f"Bearer {token}"})
     assert status == 201, body
     sid = json.loads(body)["id"]
     with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no write
-        _http(f"{base}/api/submissions?profile=smoke", json.dumps(manifest).encode(),
-              {"content-type": "application/json"})
+        _http(f"{base}/api/submissions?profile=smoke", text, {"content-type": "application/yaml"})
     assert refused.value.code == 401
     t0 = time.monotonic()
     while time.monotonic() - t0 < 900:

@@ -121,6 +121,28 @@ def test_a_stage_that_raises_marks_the_submission_failed_with_its_reason(store_e
         assert s.scalar(select(func.count()).select_from(StudentRow)) == 0
 
 
+@register_executor
+class _Unstorable(Executor):
+    """A container that wrote a result the store cannot take (a document missing its tasks' audits)."""
+
+    name = "test-unstorable"
+
+    def run(self, manifest, profile, settings) -> ExecutorOutcome:
+        return ExecutorOutcome(document={"schema_version": "1", "run_id": "x", "tasks": [{"task": "shapes"}]},
+                               items={})
+
+
+def test_a_result_that_cannot_be_stored_fails_the_job_with_the_reason_and_stores_nothing(store_env, small_profile,
+                                                                                         db_url):
+    assert runner.invoke(app, ["submit", STRONG, "--profile", small_profile]).exit_code == 0
+    res = runner.invoke(app, ["worker", "--once", "--executor", "test-unstorable"])
+    assert res.exit_code == 0, res.output  # the worker lives on
+    job = q.get(connect(db_url), 1)
+    assert job.status == "failed" and "could not store the result: KeyError" in job.failure_reason
+    with session_scope(connect(db_url)) as s:
+        assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
+
+
 def test_unknown_executor_gets_a_did_you_mean(store_env):
     res = runner.invoke(app, ["worker", "--once", "--executor", "locl"])
     assert res.exit_code == 2 and "local" in res.output

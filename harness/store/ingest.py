@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,6 +21,17 @@ from harness.store.schema import AuditRow, PredictionRow, RunDocument, StudentRo
 
 class ResultConflict(RuntimeError):
     """A submission already holds a different result document."""
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None: JSON (and PostgreSQL's json type) has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def document_hash(document: dict) -> str:
@@ -60,6 +72,8 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     :class:`VerdictRow` / :class:`PredictionRow` (minus ``submission_id``). Must run inside the caller's
     transaction, so that the result and the submission's final status commit together.
     """
+    document = json_safe(document)
+    items = {kind: [json_safe(r) for r in rows] for kind, rows in items.items()}
     digest = document_hash(document)
     stored = session.scalar(select(RunDocument).where(RunDocument.submission_id == submission.id))
     if stored is not None:

@@ -111,3 +111,25 @@ def test_record_stores_an_outside_run_once_and_refuses_a_different_result(db_url
         record(engine, m.model_dump(mode="json"), m.digest(), key, other, items)
     with connect(db_url).connect() as conn:
         assert conn.scalar(select(RunDocument.document_hash)) == document_hash(doc)
+
+
+def test_undefined_statistics_are_stored_as_null_and_load_back_as_nan(db_url):
+    """A Proportion of 0 items (e.g. TPR when no candidate was right) is NaN: JSON has no NaN, PostgreSQL refuses it."""
+    import math
+
+    from harness.runner import RunResult
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("all-wrong")
+    doc, items = synthetic_run(m, {"mmmu": 0.7})
+    doc["tasks"][0]["audit"]["metrics"]["tpr"].update(k=0, n=0, value=float("nan"))
+    items["verdicts"][0]["score"] = float("nan")
+    key = ProtocolKey(version="1", profile="production", digest="f" * 64, config={})
+    record(engine, m.model_dump(mode="json"), m.digest(), key, doc, items)
+    with session_scope(engine) as s:
+        stored = s.scalar(select(RunDocument.document))
+        assert s.scalar(select(VerdictRow.score).order_by(VerdictRow.id)) is None
+    assert stored["tasks"][0]["audit"]["metrics"]["tpr"]["value"] is None
+    assert math.isnan(RunResult.model_validate(stored).tasks[0].audit.metrics.tpr.value)
