@@ -15,9 +15,12 @@ ARG WEB_BASE=debian:bookworm-slim
 
 # ---------------------------------------------------------------- worker (CUDA by default, CPU by ARGs)
 FROM ${WORKER_BASE} AS worker
+LABEL org.opencontainers.image.title="verifier-ladder worker" verifier-ladder.image="worker"
 # vllm 0.33.0 pins torch 2.14.0 / torchvision 0.29.0 and a transformers range our pins share.
 ARG TORCH_SPEC="torch==2.14.0 torchvision==0.29.0"
 ARG EXTRAS=gpu
+# CPU builds pass CONSTRAINTS=/constraints.txt (the versions CI tested); the GPU build leaves vllm's pins in charge.
+ARG CONSTRAINTS=""
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 LADDER_DATA_DIR=/data HF_HOME=/cache/hf
@@ -31,11 +34,13 @@ COPY container/wheels/ /wheels/
 # hadolint ignore=DL3013,SC2086
 RUN pip install --find-links /wheels ${TORCH_SPEC}
 COPY pyproject.toml README.md /src/
+COPY container/constraints.txt /constraints.txt
 COPY harness /src/harness
 COPY leaderboard /src/leaderboard
 # The local project (its dependency ranges are in pyproject.toml); TORCH_SPEC is a list, split on purpose.
 # hadolint ignore=DL3013,SC2086
-RUN pip install --find-links /wheels "/src[${EXTRAS}]" ${TORCH_SPEC} && rm -rf /wheels /src/build
+RUN pip install --find-links /wheels "/src[${EXTRAS}]" ${TORCH_SPEC} ${CONSTRAINTS:+--constraint "$CONSTRAINTS"} \
+ && rm -rf /wheels /src/build
 COPY submissions /app/submissions
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin ladder \
  && mkdir -p /data /cache/hf && chown ladder:ladder /data /cache/hf
@@ -48,6 +53,7 @@ CMD ["worker"]
 
 # ---------------------------------------------------------------- web (the leaderboard; no ML stack)
 FROM ${WEB_BASE} AS web
+LABEL org.opencontainers.image.title="verifier-ladder web" verifier-ladder.image="web"
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
     LADDER_DATA_DIR=/data MPLCONFIGDIR=/tmp/matplotlib
@@ -57,9 +63,11 @@ RUN apt-get update \
 COPY container/ca-certificates/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates && python3 -m venv /opt/venv
 COPY pyproject.toml README.md /src/
-# Only the `web` extra's requirements (a subset of the dependencies, checked by tests/test_packaging.py).
+COPY container/constraints.txt /constraints.txt
+# Only the `web` extra's requirements (a subset of the dependencies, checked by tests/test_packaging.py), at the
+# versions CI tested.
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['optional-dependencies']['web']))" > /tmp/web.txt \
- && pip install -r /tmp/web.txt && rm /tmp/web.txt
+ && pip install -r /tmp/web.txt --constraint /constraints.txt && rm /tmp/web.txt
 COPY harness /src/harness
 COPY leaderboard /src/leaderboard
 RUN pip install --no-deps /src && rm -rf /src/build

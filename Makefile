@@ -12,7 +12,7 @@ PROFILE  ?= production
 COMPOSE_FILES ?= -f compose.yaml
 export COMPOSE_PROJECT_NAME ?= verifier-ladder
 
-.PHONY: install test lint demo serve worker submit bench docker-build up down test-stack clean
+.PHONY: install test lint demo serve worker submit bench docker-build constraints up down test-stack clean
 
 install: $(STAMP)
 
@@ -55,6 +55,12 @@ bench: $(STAMP)
 # The CPU stack's images on a local Docker engine (started if needed; bases made with debootstrap, no registry).
 docker-build:
 	.ci/docker-up.sh
+
+# The versions the CPU worker and web images install: this environment's, after `make test` passed in it.
+constraints: $(STAMP)
+	{ echo "# Versions the CPU worker and web images install: \`pip freeze\` of the environment CI tested ($$(date +%F)),"; \
+	  echo "# minus torch (chosen per image by TORCH_SPEC). Regenerate with \`make constraints\` after dependency changes."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -viE "^(torch==|nvidia-|triton==|verifier-ladder|-e )"; } > container/constraints.txt
 
 secrets/db_password:
 	umask 077; mkdir -p secrets; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(32))" > $@

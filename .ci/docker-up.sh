@@ -43,8 +43,10 @@ cp /opt/wheels/torch-2.13.0+cpu-*.whl container/wheels/ 2>/dev/null || true
 # a cache hit when building web).
 build() { docker build -q --rm --force-rm "$@" >/dev/null; }
 args=(--build-arg WORKER_BASE="$BASE" --build-arg WEB_BASE="$BASE" --build-arg TORCH_SPEC=torch==2.13.0
-      --build-arg EXTRAS=cpu)
+      --build-arg EXTRAS=cpu --build-arg CONSTRAINTS=/constraints.txt)
 build --target worker "${args[@]}" -t "$IMAGE" .
 build --target web "${args[@]}" -t "$WEB_IMAGE" .
 build --build-arg BASE="$BASE" -t "$DB_IMAGE" container/postgres
+# Rebuilds leave the previous images of these tags dangling: remove ours (and only ours) by their label.
+docker image prune -f --filter label=verifier-ladder.image >/dev/null
 echo "$IMAGE"

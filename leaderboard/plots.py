@@ -152,7 +152,13 @@ def training(curve: Sequence[tuple[int, float]], rounds: Sequence[dict], baselin
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.add_subplot()
         if curve:
-            ax.plot([s for s, _ in curve], [v for _, v in curve], color="#7f7f7f", linewidth=1, label="DPO loss")
+            steps, losses = [s for s, _ in curve], [v for _, v in curve]
+            ax.plot(steps, losses, color="#bdbdbd", linewidth=0.8, label="DPO loss per step")
+            window = max(1, len(losses) // 20)
+            if window > 1:  # the trend a reader compares with the accuracy, over the step-to-step noise
+                smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1): i + 1])
+                          for i in range(len(losses))]
+                ax.plot(steps, smooth, color="#424242", linewidth=1.6, label=f"DPO loss, mean of last {window} steps")
         ax.set_xlabel("DPO step")
         ax.set_ylabel("DPO loss")
         acc = ax.twinx()

@@ -86,3 +86,27 @@ print('ok')
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_image_constraints_satisfy_the_declared_ranges():
+    """container/constraints.txt pins what the CPU images install; a pin outside pyproject's ranges would make the
+    image build fail (or test something else than CI did)."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in Path("container/constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    declared = PYPROJECT["project"]["dependencies"] + [
+        r for extra in ("web", "test", "ray") for r in PYPROJECT["project"]["optional-dependencies"][extra]]
+    checked = 0
+    for text in declared:
+        req = Requirement(text)
+        name = req.name.lower().replace("_", "-")
+        if name == "torch":
+            continue  # chosen per image (TORCH_SPEC), not constrained
+        assert name in pins, f"{name} is not pinned in container/constraints.txt (run make constraints)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} outside {req.specifier}"
+        checked += 1
+    assert checked >= 30
