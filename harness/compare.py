@@ -60,6 +60,8 @@ def _submission(session, ref: str, protocol_digest: str | None) -> Submission:
     """``FAMILY@RELEASE`` or a submission id: the latest succeeded submission of that release."""
     query = select(Submission).where(Submission.status == "succeeded").order_by(Submission.id.desc())
     if ref.isdigit():
+        if int(ref) > 2**31 - 1:  # beyond any stored id (and PostgreSQL's integer)
+            raise CompareError(f"no submission {ref}")
         query = query.where(Submission.id == int(ref))
     else:
         family, sep, release = ref.rpartition("@")

@@ -19,7 +19,7 @@ from leaderboard.exports import leaderboard_table, to_csv, to_parquet
 from leaderboard.pages import BadRequest, HomeQuery, view_rows
 from leaderboard.ranking import Filters
 from leaderboard.store import ReadStore
-from leaderboard.views import Leaderboard, SubmissionDetail, SubmissionSummary
+from leaderboard.views import Leaderboard, Offset, SubmissionDetail, SubmissionId, SubmissionSummary
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -114,7 +114,7 @@ def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulat
 def get_leaderboard(store: Store, filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
                     profile: str | None = None, digest: str | None = None, sort: str = "rank",
                     dir: Literal["", "asc", "desc"] = "", limit: int = Query(100, ge=0, le=100000),
-                    offset: int = Query(0, ge=0)):
+                    offset: Offset = 0):
     protocol, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
     page = rows[offset: offset + limit] if limit else rows[offset:]
     return Leaderboard(profile=protocol.profile, task=table.task, students=table.students, total=len(rows),
@@ -141,7 +141,7 @@ Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 @router.get("/submissions", response_model=SubmissionPage, summary="Submissions and their queue status")
 def list_submissions(store: Store, status: Status | None = None,
-                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+                     limit: int = Query(100, ge=1, le=1000), offset: Offset = 0):
     with store.session() as session:
         total, items = queries.submissions(session, status, limit, offset)
     return SubmissionPage(total=total, items=items)
@@ -149,7 +149,7 @@ def list_submissions(store: Store, status: Status | None = None,
 
 @router.get("/submissions/{sid}", response_model=SubmissionDetail,
             summary="A submission: manifest, audit metrics, student outcomes, release history")
-def get_submission(store: Store, sid: int):
+def get_submission(store: Store, sid: SubmissionId):
     with store.session() as session:
         detail = queries.submission_detail(session, sid)
     if detail is None:
@@ -158,7 +158,7 @@ def get_submission(store: Store, sid: int):
 
 
 @router.get("/submissions/{sid}/document", summary="The submission's versioned result document (JSON)")
-def get_document(store: Store, sid: int):
+def get_document(store: Store, sid: SubmissionId):
     with store.session() as session:
         doc = queries.document(session, sid)
     if doc is None:
@@ -167,7 +167,7 @@ def get_document(store: Store, sid: int):
 
 
 @router.get("/submissions/{sid}/training", summary="DPO loss per step, per task and student")
-def get_training(store: Store, sid: int) -> dict[str, dict[str, list[tuple[int, float]]]]:
+def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, list[tuple[int, float]]]]:
     with store.session() as session:
         curves = queries.training(session, sid)
     out: dict[str, dict[str, list]] = {}
@@ -180,7 +180,7 @@ def get_training(store: Store, sid: int) -> dict[str, dict[str, list[tuple[int, 
             description="`kind`: verdicts (one row per audit judgment) or predictions (one row per eval answer, "
                         "phase baseline or post); `fmt`: csv, parquet or json.",
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
-def get_items(store: Store, sid: int, kind: Literal["verdicts", "predictions"],
+def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions"],
               fmt: Literal["csv", "parquet", "json"]):
     with store.session() as session:
         if session.get(schema.Submission, sid) is None:
@@ -196,7 +196,7 @@ def get_items(store: Store, sid: int, kind: Literal["verdicts", "predictions"],
 
 
 @router.get("/compare", summary="Is release B worse than release A? (ladder compare)")
-def get_compare(store: Store, a: str, b: str):
+def get_compare(store: Store, a: Annotated[str, Query(max_length=300)], b: Annotated[str, Query(max_length=300)]):
     from harness.compare import CompareError, compare
 
     try:
@@ -207,7 +207,7 @@ def get_compare(store: Store, a: str, b: str):
 
 @router.get("/tables/{table}", response_model=TablePage, summary="Any public table of the store, paged",
             description="Tables: " + ", ".join(PUBLIC_TABLES) + ".")
-def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0):
     model = PUBLIC_TABLES.get(table)
     if model is None:
         raise HTTPException(404, f"no public table {table!r}; tables: {', '.join(PUBLIC_TABLES)}")

@@ -27,6 +27,7 @@ from leaderboard.pages import BadRequest, HomeQuery
 from leaderboard.ranking import Filters
 from leaderboard.render import STATIC, render
 from leaderboard.store import ReadStore
+from leaderboard.views import OptionalId, Page, SubmissionId
 
 logger = logging.getLogger(__name__)
 SVG = "image/svg+xml"
@@ -94,7 +95,7 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(task: str | None = None, profile: str | None = None, digest: str | None = None, sort: str = "rank",
-             dir: Literal["", "asc", "desc"] = "", page: Annotated[int, Query(ge=1)] = 1,
+             dir: Literal["", "asc", "desc"] = "", page: Page = 1,
              q: Annotated[str, Query(max_length=100)] = "", backend: str = "", hide_simulated: bool = False,
              pareto_only: bool = False, gate: Literal["", "above", "below"] = ""):
         found = store.protocols()
@@ -110,7 +111,7 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
             raise HTTPException(400, str(err)) from None
 
     @app.get("/submissions", response_class=HTMLResponse, include_in_schema=False)
-    def submissions(status: str | None = None, page: Annotated[int, Query(ge=1)] = 1):
+    def submissions(status: str | None = None, page: Page = 1):
         with store.session() as session:
             try:
                 return pages.submissions_page(session, ServerLinks(), status, page, settings.web_page_size)
@@ -118,7 +119,7 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
                 raise HTTPException(400, str(err)) from None
 
     @app.get("/submissions/{sid}", response_class=HTMLResponse, include_in_schema=False)
-    def submission(sid: int):
+    def submission(sid: SubmissionId):
         with store.session() as session:
             html = pages.submission_page(session, ServerLinks(), sid)
         if html is None:
@@ -126,7 +127,7 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
         return html
 
     @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
-    def compare(a: int | None = None, b: int | None = None):
+    def compare(a: OptionalId = None, b: OptionalId = None):
         with store.session() as session:
             return pages.compare_page(store.engine, session, ServerLinks(), a, b)
 
@@ -168,7 +169,7 @@ def _plot_routes(app: FastAPI) -> None:
         return Response(svg, media_type=SVG, headers=SVG_HEADERS)
 
     @app.get("/plots/training/{sid}.svg", include_in_schema=False)
-    def training_plot(sid: int, task: str, student: str):
+    def training_plot(sid: SubmissionId, task: str, student: str):
         with store.session() as session:
             svg = training_svg(session, sid, task, student)
         if svg is None:

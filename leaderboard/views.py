@@ -8,9 +8,19 @@ encode them, plots draw them as paths.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path as PathParam
+from fastapi import Query
 from pydantic import BaseModel, Field
+
+# Request parameters bounded to what the store can hold (ids are 32-bit in PostgreSQL): a larger number is a 422,
+# not an overflow deep in the database driver.
+MAX_ID = 2**31 - 1
+SubmissionId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="A submission id.")]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
 
 
 class StudentCell(BaseModel):
