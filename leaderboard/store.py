@@ -29,6 +29,7 @@ class ReadStore:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._flights: dict[tuple, threading.Lock] = {}
         self._size = cache_size
 
     @contextmanager
@@ -49,16 +50,26 @@ class ReadStore:
         return found
 
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per key (keys must include the data version: a Protocol does)."""
+        """``compute()`` once per key (keys must include the data version: a Protocol does).
+
+        Single flight: when a new result invalidates a ranking that takes seconds to rebuild (10,000 releases),
+        concurrent requests wait for the one computation instead of each starting their own.
+        """
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        value = compute()
-        with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            value = compute()
+            with self._lock:
+                self._cache[key] = value
+                self._flights.pop(key, None)
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
         return value
 
     def tables(self, protocol: Protocol):
