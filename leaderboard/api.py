@@ -7,7 +7,6 @@ import json
 import logging
 from typing import Annotated, Any, Literal
 
-import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -263,8 +262,6 @@ async def post_submission(request: Request, store: Store, profile: str = "produc
                                            "application/yaml"}, status_code=415)
     except ManifestError as err:
         return _rejected(str(err), err.fields or [("(body)", str(err))])
-    except yaml.YAMLError as err:  # pragma: no cover - load_manifest_text wraps these
-        return _rejected(f"not valid YAML: {err}", [("(body)", "not valid YAML")])
     if profile not in PROFILES:  # named profiles only: get_protocol would also read a JSON file path
         message = f"unknown protocol profile {profile!r}; profiles: {', '.join(PROFILES)}"
         return _rejected(message, [("profile", message)])

@@ -182,5 +182,11 @@ def training_svg(session, sid: int, task: str, student: str) -> bytes | None:
                                                   StudentRow.student == student))
     if row is None:
         return None
-    curve = queries.training(session, sid).get((task, student), [])
-    return plots.training(curve, row.rounds, row.baseline, row.post, f"{student} on {task}")
+    curve = queries.training(session, sid, task, student).get((task, student), [])
+    return training_chart(curve, row, task)
+
+
+def training_chart(curve, student_row, task: str) -> bytes:
+    """One student's training chart from its result row (a StudentRow or a StudentDetail: same fields)."""
+    s = student_row
+    return plots.training(curve, s.rounds, s.baseline, s.post, f"{s.student} on {task}")

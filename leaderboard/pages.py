@@ -14,7 +14,7 @@ from leaderboard import queries
 from leaderboard.queries import Protocol
 from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters, default_descending, sort_rows
 from leaderboard.render import render
-from leaderboard.views import LeaderboardRow
+from leaderboard.views import LeaderboardRow, SubmissionDetail
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
@@ -114,9 +114,11 @@ def home_page(tables: list[TaskTable], links, found: list[Protocol], protocol: P
 
 def submission_page(session: Session, links, sid: int) -> str | None:
     detail = queries.submission_detail(session, sid)
-    if detail is None:
-        return None
-    return render("submission.html", links=links, d=detail, curves=queries.training(session, sid))
+    return None if detail is None else render_submission(links, detail)
+
+
+def render_submission(links, detail: SubmissionDetail) -> str:
+    return render("submission.html", links=links, d=detail)
 
 
 def compare_page(engine: Engine, session: Session, links, a: int | None, b: int | None) -> str:

@@ -221,12 +221,17 @@ def submission_detail(session: Session, submission_id: int) -> SubmissionDetail 
                             history=history)
 
 
-def training(session: Session, submission_id: int) -> dict[tuple[str, str], list[tuple[int, float]]]:
-    """(task, student) -> [(step, DPO loss), ...]."""
+def training(session: Session, submission_id: int, task: str | None = None,
+             student: str | None = None) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(task, student) -> [(step, DPO loss), ...], optionally of one task and student only."""
     out: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     query = (select(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step, TrainingPoint.loss)
              .where(TrainingPoint.submission_id == submission_id)
              .order_by(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step))
+    if task is not None:
+        query = query.where(TrainingPoint.task == task)
+    if student is not None:
+        query = query.where(TrainingPoint.student == student)
     for task, student, step, loss in session.execute(query):
         out[(task, student)].append((step, loss))
     return dict(out)

@@ -80,7 +80,7 @@ def export_site(store: ReadStore, out: Path, profile: str | None = None, digest:
 
 
 def _export_submissions(store, out, protocol, first, counts, page, progress) -> None:
-    from leaderboard.app import training_svg
+    from leaderboard.app import training_chart
 
     with store.session() as session:
         _, subs = queries.submissions(session, limit=10**9)
@@ -89,8 +89,8 @@ def _export_submissions(store, out, protocol, first, counts, page, progress) -> 
         compares = set()
         for s in subs:
             links = StaticLinks(2, first)
-            page(f"submissions/{s.id}/index.html", pages.submission_page(session, links, s.id))
             detail = queries.submission_detail(session, s.id)
+            page(f"submissions/{s.id}/index.html", pages.render_submission(links, detail))
             compares |= {(h.previous_id, h.submission_id) for h in detail.history if h.previous_id}
             doc = queries.document(session, s.id)
             if doc is not None:
@@ -100,9 +100,10 @@ def _export_submissions(store, out, protocol, first, counts, page, progress) -> 
                 _write(out / f"api/submissions/{s.id}/{kind}.csv", to_csv(columns, rows))
                 _write(out / f"api/submissions/{s.id}/{kind}.parquet", to_parquet(columns, rows))
                 counts["data"] += 2
+            curves = queries.training(session, s.id)  # every curve of the submission in one query
             for task, cells in detail.students.items():
                 for cell in cells:
-                    svg = training_svg(session, s.id, task, cell.student)
+                    svg = training_chart(curves.get((task, cell.student), []), cell, task)
                     _write(out / f"plots/training-{s.id}-{safe_segment(task)}-{safe_segment(cell.student)}.svg", svg)
                     counts["plots"] += 1
             if progress is not None:
