@@ -250,6 +250,14 @@ def count_parameters(model) -> dict[str, int]:
     return parts
 
 
+def architecture_of(config, parameters: dict[str, int]) -> dict[str, int]:
+    """The built model's cost geometry in harness.hardware.Architecture's fields, so that
+    ``ladder run --dry-run --rates`` can relate this measurement to its roofline."""
+    text, vision = config.text_config, config.vision_config
+    return {"parameters": parameters["total"], "layers": text.num_hidden_layers, "kv_heads": text.num_key_value_heads,
+            "head_dim": text.head_dim, "pixels_per_token": vision.patch_size * vision.spatial_merge_size}
+
+
 def build_model(config, device: str, dtype, seed: int):
     """Random-init model built directly on ``device`` in ``dtype`` (never an fp32 copy in CPU RAM)."""
     import torch
@@ -406,7 +414,8 @@ def dry_run(args: argparse.Namespace, say: Report) -> dict:
     say(f"tokenizer: {len(tokenizer)} tokens (ids < vocab_size {config.text_config.vocab_size}); "
         f"image_token_id {config.image_token_id}")
     say(f"processor: a {args.image_size}x{args.image_size} image -> {n_img} image tokens (expected {expected})")
-    return {"mode": "dry-run", "parameters": params, "image_tokens_per_image": n_img,
+    return {"mode": "dry-run", "parameters": params, "architecture": architecture_of(config, params),
+            "image_tokens_per_image": n_img,
             "expected_image_tokens": expected, "config": config.to_dict()}
 
 
@@ -439,6 +448,7 @@ def bench_run(args: argparse.Namespace, say: Report, res: dict) -> dict:
     sync()
     res["build_s"] = time.perf_counter() - t0
     res["parameters"] = count_parameters(model)
+    res["architecture"] = architecture_of(config, res["parameters"])
     res["config"] = {"text": config.text_config.to_dict(), "vision": config.vision_config.to_dict(),
                      "image_token_id": config.image_token_id}
     res["param_devices"] = sorted({str(p.device) for p in model.parameters()})

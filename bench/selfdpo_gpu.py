@@ -59,6 +59,8 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights; nothing is fetched
 
 from bench import audit_gpu as ag  # noqa: E402  (shared helpers: tokenizer, processor, build, env, nvidia-smi)
+from harness.estimate import dpo_steps  # noqa: E402
+from harness.stages.selfdpo_config import SAMPLE_BATCH_PROMPTS  # noqa: E402
 
 logger = logging.getLogger("bench.selfdpo_gpu")
 
@@ -108,7 +110,6 @@ QWEN3_VL_2B_VISION = {
 QWEN3_VL_2B_TIE_WORD_EMBEDDINGS = True
 
 TARGET_PROMPTS, TARGET_K, TARGET_STEPS, TARGET_EVAL_ITEMS = 64, 8, 50, 200
-SAMPLE_BATCH_PROMPTS = 16  # prompts per generate_batch call, as harness.stages.selfdpo.self_dpo samples them
 # Test-split sizes of the production tasks (harness/tasks/splits.py: audit 200, half the rest test).
 PRODUCTION_TEST_ITEMS = {"mathvista": 400, "mmmu": 350, "blink": 851}
 
@@ -364,7 +365,8 @@ def dry_run(args: argparse.Namespace, say: ag.Report) -> dict:
         f"image_token_id {config.image_token_id}")
     say(f"processor: a {args.image_size}x{args.image_size} image -> {n_img} image tokens (expected {expected})")
     say(f"production self-DPO (get_protocol('production').selfdpo): {cfg.model_dump()}")
-    return {"mode": "dry-run", "parameters": params, "lm_head_tied": tied, "lora_parameters": lora_params,
+    return {"mode": "dry-run", "parameters": params, "architecture": ag.architecture_of(config, params),
+            "lm_head_tied": tied, "lora_parameters": lora_params,
             "image_tokens_per_image": n_img, "expected_image_tokens": expected, "config": config.to_dict(),
             "production_selfdpo": cfg.model_dump()}
 
@@ -405,6 +407,7 @@ def bench_run(args: argparse.Namespace, say: ag.Report, res: dict) -> dict:
     clock.sync()
     res["build_s"] = time.perf_counter() - t0
     res["parameters"] = ag.count_parameters(model)
+    res["architecture"] = ag.architecture_of(config, res["parameters"])
     res["lm_head_tied"] = embeddings_tied(model)
     res["param_devices"] = sorted({str(p.device) for p in model.parameters()})
     res["build_peak_gpu_gib"] = clock.peak_gib()
@@ -619,13 +622,8 @@ def extrapolate(res: dict, prod) -> dict:
     judgments) is not included: bench/audit_gpu.py measures it.
     """
     cfg = prod.selfdpo
-    steps, buffer = 0, 0
-    for _ in range(cfg.rounds):
-        admitted = cfg.prompts_per_round
-        replay = min(buffer, math.floor(cfg.replay_ratio * admitted))
-        steps += math.ceil((admitted + replay) / cfg.batch_size)
-        buffer += admitted
-    steps_without_replay = cfg.rounds * math.ceil(cfg.prompts_per_round / cfg.batch_size)
+    steps = dpo_steps(cfg.rounds, cfg.prompts_per_round, cfg.replay_ratio, cfg.batch_size, cfg.epochs)
+    steps_without_replay = dpo_steps(cfg.rounds, cfg.prompts_per_round, 0.0, cfg.batch_size, cfg.epochs)
     candidates = cfg.rounds * cfg.prompts_per_round * cfg.k
     s_cand = res.get("sample_steady_s_per_candidate")
     s_step = res.get("dpo_steady_s_per_step")

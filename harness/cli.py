@@ -262,7 +262,15 @@ def run_cmd(
     profile: Annotated[str, typer.Option(help="Protocol profile: production or demo.")] = "production",
     data: Annotated[Path | None, typer.Option(help="Local copy of the task's dataset in the hub layout.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts) and exit.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts, GPU-hours) and exit.")
+                       ] = False,
+    gpu: Annotated[str | None, typer.Option(help="--dry-run: GPU type of the estimate (default: the manifest's "
+                                                 "cost basis, else H100-80GB).")] = None,
+    rates: Annotated[Path | None, typer.Option(help="--dry-run: folder with bench/audit_gpu.py and "
+                                                    "bench/selfdpo_gpu.py results measured on a GPU, to calibrate "
+                                                    "the estimate.")] = None,
+    answer_tokens: Annotated[int | None, typer.Option(min=1, help="--dry-run: assume answers this long (default: "
+                                                                  "each at its token limit).")] = None,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
 
@@ -277,7 +285,8 @@ def run_cmd(
 
     manifest, protocol = _load_inputs(submission, profile)
     if dry_run:
-        typer.echo(json.dumps(plan(manifest, protocol), indent=2) if as_json else _plan_text(plan(manifest, protocol)))
+        p = plan(manifest, protocol, _assumptions(manifest, gpu, rates, answer_tokens))
+        typer.echo(json.dumps(p, indent=2) if as_json else _plan_text(p))
         return
     settings = get_settings()
     result = _with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
@@ -291,6 +300,24 @@ def run_cmd(
         raise typer.Exit(1)
 
 
+def _assumptions(manifest, gpu: str | None, rates: Path | None, answer_tokens: int | None):
+    """The estimate's assumptions from the command line, or exit 2 with the reason."""
+    from harness.estimate import Assumptions, EstimateError, load_slowdowns
+    from harness.hardware import DEFAULT_GPU, GPUS
+    from harness.registry import UnknownNameError
+
+    try:
+        if gpu is not None:
+            GPUS.get(gpu)
+        a = Assumptions(gpu=gpu or (manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU),
+                        answer_tokens=answer_tokens)
+        if rates is not None:
+            a.slowdowns, a.calibrated_by = load_slowdowns(rates)
+        return a
+    except (UnknownNameError, EstimateError) as err:
+        _bad_input(str(err))
+
+
 def _plan_text(p: dict) -> str:
     lines = [f"plan for {p['verifier']} under protocol {p['protocol']} ({p['profile']}):"]
     for t in p["tasks"]:
@@ -298,8 +325,31 @@ def _plan_text(p: dict) -> str:
                      f"students = {t['audit_judgments']} judgments; self-DPO {t['selfdpo_rounds']} rounds x "
                      f"{t['selfdpo_prompts']} prompts x {t['k_train']} = {t['selfdpo_judgments']} judgments per "
                      f"student; eval {t['test_items']} test items per student, before and after")
-    lines.append(f"  GPU-hours: {p['gpu_hours']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _estimate_lines(p["estimate"]))
+
+
+def _estimate_lines(e: dict) -> list[str]:
+    if e["basis"] is None:
+        return [f"  GPU-hours: {e['note']}"]
+    a = e["assumptions"]
+    answers = (f"answers of {a['answer_tokens']} tokens" if isinstance(a["answer_tokens"], int)
+               else "every answer at its token limit")
+    if e["basis"] == "roofline":
+        head = (f"  GPU-hours on {e['gpu']}, a roofline floor with {answers} ({e['gpu_source']} peaks: the "
+                "hardware allows no less, real kernels are slower; --rates DIR calibrates it from the GPU benchmarks):")
+    else:
+        slow = ", ".join(f"{k} x{v:.1f}" for k, v in sorted(a["slowdowns"].items()))
+        head = (f"  GPU-hours on {e['gpu']}, calibrated by measured slowdowns over the roofline ({slow}; "
+                f"from {'; '.join(a['calibrated_by'])}) with {answers}:")
+    lines = [head]
+    for task, t in e["tasks"].items():
+        stages = ", ".join(f"{s} {h:.2f}" for s, h in t["by_stage"].items())
+        lines.append(f"    {task}: {t['gpu_hours']:.2f} ({stages}; {t['gpu_hours_not_shared']:.2f} without the "
+                     "frozen students' cached candidates and baselines)")
+    usd = f", ${e['usd']:,.2f} at ${e['usd_per_gpu_hour']:.2f}/GPU-hour" if e["usd"] is not None else ""
+    lines.append(f"    total: {e['gpu_hours']:.2f} GPU-hours{usd}; verifier judging {e['judging']}")
+    lines.append(f"    assumed: one {a['image_side_px']} px image and {a['question_tokens']} question tokens per item")
+    return lines
 
 
 def print_run_table(results) -> None:

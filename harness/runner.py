@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text
+from harness.estimate import Assumptions, estimate
+from harness.hardware import DEFAULT_GPU, GPUS
 from harness.metrics import PairedDelta, Proportion, paired_delta
 from harness.models.loading import load_vlm
 from harness.models.students import resolve_student
@@ -184,8 +186,9 @@ def _train_and_evaluate(manifest, protocol, task_name, student, audit: AuditResu
 KNOWN_SIZES = {"mathvista": 1000, "mmmu": 900, "blink": 1901}
 
 
-def plan(manifest: Manifest, protocol: ProtocolConfig) -> dict:
-    """What a run will do, with the judgment and item counts (no model or data is loaded)."""
+def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions | None = None) -> dict:
+    """What a run will do: judgment and item counts, and the GPU-hours they take
+    (:mod:`harness.estimate`; no model or data is loaded)."""
     from harness.tasks.splits import assign_splits
 
     tasks = []
@@ -203,6 +206,9 @@ def plan(manifest: Manifest, protocol: ProtocolConfig) -> dict:
             "k_train": cfg.k, "selfdpo_judgments": cfg.rounds * min(cfg.prompts_per_round, len(split["train"])) * cfg.k,
             "test_items": len(split["test"]),
         })
+    if assumptions is None:
+        priced = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
+        assumptions = Assumptions(gpu=priced)
     return {"verifier": manifest.name, "protocol": protocol.version, "profile": protocol.profile,
             "stages": ["audit", "selfdpo", "evaluate"], "tasks": tasks,
-            "gpu_hours": "no GPU timing recorded yet (bench/audit_gpu.py has not run on a GPU)"}
+            "estimate": estimate(manifest, protocol, tasks, assumptions)}

@@ -7,7 +7,8 @@ import sys
 
 
 def test_protocol_and_manifest_validation_import_no_ml_stack():
-    code = ("import sys, harness.protocol, harness.submission; harness.protocol.get_protocol('production').digest();"
+    code = ("import sys, harness.protocol, harness.submission, harness.estimate;"
+            "harness.protocol.get_protocol('production').digest();"
             "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from harness.audit_metrics import pick_pair
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate_batch
-from harness.stages.selfdpo_config import SelfDPOConfig
+from harness.stages.selfdpo_config import SAMPLE_BATCH_PROMPTS, SelfDPOConfig
 from harness.stages.verdict import parse_verdict
 from harness.tasks import Item, Task
 from harness.verifiers import JudgeRequest, VerifierBackend
@@ -164,8 +164,8 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
         prompts = rng.sample(list(train), min(cfg.prompts_per_round, len(train)))
         model.eval()
         cands: list[list[tuple[str, bool]]] = []
-        for b in range(0, len(prompts), 16):
-            batch = prompts[b:b + 16]
+        for b in range(0, len(prompts), SAMPLE_BATCH_PROMPTS):
+            batch = prompts[b:b + SAMPLE_BATCH_PROMPTS]
             gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
                                  max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
                                  num_return_sequences=cfg.k, seed=cfg.seed * 100_003 + r * 1000 + b)

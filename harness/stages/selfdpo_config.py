@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+SAMPLE_BATCH_PROMPTS = 16  # prompts per sampling call (x k candidates each): a memory bound, not protocol
+
 
 class SelfDPOConfig(BaseModel):
     """Stage 2: self-DPO. Every field is part of the protocol (and of its digest)."""

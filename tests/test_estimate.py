@@ -1,0 +1,160 @@
+"""The dry-run's GPU-hours estimate: roofline arithmetic, the plan's figures, and calibration
+by the GPU benchmarks' own JSON (a CPU measurement is refused)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.estimate import Assumptions, EstimateError, dpo_steps, generate_seconds, load_slowdowns, train_seconds
+from harness.hardware import ARCHITECTURES, GPUS, Architecture
+from harness.protocol import get_protocol
+from harness.runner import plan
+from harness.submission import load_manifest
+
+H100 = GPUS.get("H100-80GB")
+LADDER = sorted(Path("submissions/ladder").glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_batch_of_one_decodes_at_the_weight_read_rate():
+    arch = Architecture("x", 8_000_000_000, 0, 0, 0, 28)  # no KV cache: weight reads alone
+    s = generate_seconds(arch, H100, sequences=1, batch=1, prompt=1, new=100)
+    weights_read = 16e9 / 3.35e12
+    assert s == pytest.approx(100 * weights_read + 2 * 8e9 / 989.4e12, rel=1e-9)
+
+
+def test_a_huge_batch_decodes_at_the_compute_peak():
+    arch = Architecture("x", 1_000_000_000, 0, 0, 0, 28)
+    s = generate_seconds(arch, H100, sequences=4096, batch=4096, prompt=0, new=10)
+    assert s == pytest.approx(10 * 2 * 1e9 * 4096 / 989.4e12, rel=1e-9)
+
+
+def test_later_tokens_cost_more_as_the_kv_cache_grows():
+    arch = ARCHITECTURES.get("Qwen/Qwen3-VL-2B-Instruct")
+    first, second = (generate_seconds(arch, H100, 128, 128, 300, n) for n in (256, 512))
+    prefill = generate_seconds(arch, H100, 128, 128, 300, 0)
+    assert second - first > 1.2 * (first - prefill)
+
+
+def test_train_step_is_six_flops_per_parameter_per_token():
+    arch = Architecture("x", 2_000_000_000, 28, 8, 128, 32)
+    assert train_seconds(arch, H100, 10, 8, 500) == pytest.approx(10 * 6 * 2e9 * 16 * 500 / 989.4e12)
+
+
+def test_dpo_steps_count_replay_as_the_bench_did():
+    # 256 new pairs a round in batches of 8; rounds 2 and 3 replay as many again
+    assert dpo_steps(3, 256, 1.0, 8) == 32 + 64 + 64
+    assert dpo_steps(3, 256, 0.0, 8) == 96
+    assert dpo_steps(3, 256, 1.0, 8, epochs=2) == 2 * 160
+
+
+def test_catalogue_matches_the_published_configs_the_benches_build(tmp_path):
+    benches = (("audit_gpu.py", "Qwen/Qwen3-VL-8B-Instruct"), ("selfdpo_gpu.py", "Qwen/Qwen3-VL-2B-Instruct"))
+    for script, hub_id in benches:
+        res = _bench(script, ["--dry-run"], tmp_path / script)
+        assert Architecture(hub_id, **res["architecture"]) == ARCHITECTURES.get(hub_id)
+
+
+def _estimate(path, **kw):
+    return plan(load_manifest(path), get_protocol("production"), Assumptions(**kw))["estimate"]
+
+
+def test_ladder_estimates_grow_with_the_verifier_and_price_the_hours():
+    hours = {}
+    for path in LADDER:
+        e = _estimate(path)
+        assert e["basis"] == "roofline" and e["gpu"] == "H100-80GB"
+        assert set(e["tasks"]) == {"mathvista", "mmmu", "blink"}
+        assert e["usd"] == pytest.approx(e["gpu_hours"] * 2.50)
+        assert 0 < e["gpu_hours_not_shared"] < e["gpu_hours"]
+        hours[load_manifest(path).parameters] = e["gpu_hours"]
+    by_size = [hours[p] for p in sorted(hours)]
+    assert by_size == sorted(by_size) and by_size[0] < by_size[-1]
+
+
+def test_faster_memory_and_shorter_answers_lower_the_estimate():
+    rung = LADDER[0]
+    base = _estimate(rung)["gpu_hours"]
+    h200 = _estimate(rung, gpu="H200")
+    assert h200["gpu_hours"] < base and h200["usd"] is None  # the manifest's price is for an H100
+    assert _estimate(rung, answer_tokens=32)["gpu_hours"] < base / 4
+
+
+def test_endpoint_verifiers_leave_judging_out():
+    e = _estimate("submissions/examples/openai-endpoint.yaml")
+    assert "billed per token" in e["judging"]
+    assert e["gpu_hours"] < min(_estimate(p)["gpu_hours"] for p in LADDER)
+
+
+def test_tiny_students_get_no_gpu_estimate():
+    p = plan(load_manifest("submissions/demo/strong.yaml"), get_protocol("demo"))
+    assert p["estimate"]["basis"] is None and "tiny" in p["estimate"]["note"]
+
+
+def test_dry_run_prints_the_gpu_hours_of_every_rung():
+    for path in LADDER:
+        out = CliRunner().invoke(app, ["run", str(path), "--dry-run"])
+        assert out.exit_code == 0, out.output
+        total = re.search(r"total: ([0-9.]+) GPU-hours, \$([0-9.,]+) at \$2\.50/GPU-hour", out.output)
+        assert total and float(total[1]) > 0, out.output
+        assert "roofline" in out.output and "token limit" in out.output
+
+
+def test_dry_run_refuses_an_unknown_gpu_with_a_suggestion():
+    out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run", "--gpu", "H10O-80GB"])
+    assert out.exit_code == 2 and "H100-80GB" in out.output
+
+
+def _bench(script: str, args: list[str], out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(REPO / "bench" / script), *args, "--out", str(out)], check=True,
+                   capture_output=True, cwd=REPO, timeout=600)
+    return json.loads((out / script.replace(".py", ".json")).read_text())
+
+
+@pytest.fixture(scope="module")
+def cpu_audit_bench(tmp_path_factory) -> Path:
+    """A real (tiny, CPU) run of bench/audit_gpu.py: its JSON is what a GPU run writes, device aside."""
+    out = tmp_path_factory.mktemp("bench")
+    _bench("audit_gpu.py", ["--scale", "tiny", "--items", "4", "--k", "2", "--image-size", "64"], out)
+    return out
+
+
+def test_a_cpu_measurement_never_calibrates_the_estimate(cpu_audit_bench):
+    with pytest.raises(EstimateError, match="not on a GPU"):
+        load_slowdowns(cpu_audit_bench)
+    out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run", "--rates", str(cpu_audit_bench)])
+    assert out.exit_code == 2 and "not on a GPU" in out.output
+
+
+def test_a_gpu_measurement_scales_its_own_kind_of_work(cpu_audit_bench, tmp_path):
+    res = json.loads((cpu_audit_bench / "audit_gpu.json").read_text())
+    res["device"], res["environment"] = "cuda", {"cuda_available": True, "device_name": "NVIDIA H100 80GB HBM3"}
+    (tmp_path / "audit_gpu.json").write_text(json.dumps(res))
+    with pytest.raises(EstimateError, match="tiny"):
+        load_slowdowns(tmp_path)
+    res["scale"] = "full"  # the arithmetic below is the same for any measured model
+    (tmp_path / "audit_gpu.json").write_text(json.dumps(res))
+    slow, sources = load_slowdowns(tmp_path)
+    assert set(slow) == {"judge"} and slow["judge"] > 1 and "H100" in sources[0]
+    rung = LADDER[0]
+    roof, cal = _estimate(rung), _estimate(rung, slowdowns=slow)
+    assert cal["basis"] == "calibrated"
+    # Only judging is recalibrated: the increase is the roofline's judging share times (slowdown - 1).
+    judge_only = _estimate(rung, slowdowns={"judge": 2.0})["gpu_hours"] - roof["gpu_hours"]
+    assert cal["gpu_hours"] - roof["gpu_hours"] == pytest.approx(judge_only * (slow["judge"] - 1))
+    out = CliRunner().invoke(app, ["run", str(rung), "--dry-run", "--rates", str(tmp_path)])
+    assert out.exit_code == 0 and "calibrated" in out.output and "judge x" in out.output
+
+
+def test_rates_folder_without_bench_results_is_refused(tmp_path):
+    out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run", "--rates", str(tmp_path)])
+    assert out.exit_code == 2 and "audit_gpu.json" in out.output
