@@ -45,17 +45,17 @@ def generate_seconds(arch: Architecture, gpu: GPU, sequences: int, batch: int, p
     """Least time to decode ``sequences`` sequences, ``batch`` at a time, each ``prompt`` tokens
     in and ``new`` tokens out (prefill compute-bound; each decoding step bound by compute or by
     reading the weights and the batch's KV cache, whichever is slower)."""
-    total, left = 0.0, sequences
-    weight_bytes = 2 * arch.parameters
-    kv = arch.kv_bytes_per_token()
-    while left > 0:
-        b = min(batch, left)
-        left -= b
-        total += 2 * arch.parameters * b * prompt / gpu.flops
-        step_flops = 2 * arch.parameters * b / gpu.flops
-        for t in range(new):
-            total += max(step_flops, (weight_bytes + b * kv * (prompt + t)) / gpu.bytes_per_s)
-    return total
+    full, rest = divmod(sequences, batch)
+    return full * _call_seconds(arch, gpu, batch, prompt, new) + (
+        _call_seconds(arch, gpu, rest, prompt, new) if rest else 0.0)
+
+
+def _call_seconds(arch: Architecture, gpu: GPU, b: int, prompt: int, new: int) -> float:
+    """One generation call of ``b`` sequences."""
+    weight_bytes, kv = 2 * arch.parameters, arch.kv_bytes_per_token()
+    step_compute = 2 * arch.parameters * b / gpu.flops
+    decode = sum(max(step_compute, (weight_bytes + b * kv * (prompt + t)) / gpu.bytes_per_s) for t in range(new))
+    return 2 * arch.parameters * b * prompt / gpu.flops + decode
 
 
 def train_seconds(arch: Architecture, gpu: GPU, steps: int, pairs_per_step: int, tokens: int) -> float:
