@@ -328,6 +328,9 @@ def _plan_text(p: dict) -> str:
     return "\n".join(lines + _estimate_lines(p["estimate"]))
 
 
+KIND_NAMES = {"sample": "student sampling", "eval": "student answers", "judge": "judging", "train": "DPO steps"}
+
+
 def _estimate_lines(e: dict) -> list[str]:
     if e["basis"] is None:
         return [f"  GPU-hours: {e['note']}"]
@@ -347,7 +350,8 @@ def _estimate_lines(e: dict) -> list[str]:
         lines.append(f"    {task}: {t['gpu_hours']:.2f} ({stages}; {t['gpu_hours_not_shared']:.2f} without the "
                      "frozen students' cached candidates and baselines)")
     usd = f", ${e['usd']:,.2f} at ${e['usd_per_gpu_hour']:.2f}/GPU-hour" if e["usd"] is not None else ""
-    lines.append(f"    total: {e['gpu_hours']:.2f} GPU-hours{usd}; verifier judging {e['judging']}")
+    kinds = ", ".join(f"{KIND_NAMES[k]} {h:.2f}" for k, h in e["by_kind"].items())
+    lines.append(f"    total: {e['gpu_hours']:.2f} GPU-hours{usd} ({kinds}); verifier judging {e['judging']}")
     lines.append(f"    assumed: one {a['image_side_px']} px image and {a['question_tokens']} question tokens per item")
     return lines
 

@@ -166,13 +166,14 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
             works += [w for _ in students for w in judge_work(judge_arch, gpu, manifest, protocol, pt, a)]
         tasks[pt["task"]] = _summarise(works, a.slowdowns)
     total = sum(t["gpu_hours"] for t in tasks.values())
+    by_kind = {k: sum(t["by_kind"].get(k, 0.0) for t in tasks.values()) for k in KINDS}
     marginal = sum(t["gpu_hours_not_shared"] for t in tasks.values())
     priced = manifest.cost.kind == "gpu" and manifest.cost.gpu_type == gpu.name  # its price is for its own GPU
     price = manifest.cost.usd_per_gpu_hour if priced else None
     return {
         "gpu": gpu.name, "gpu_source": gpu.source,
         "basis": "calibrated" if a.slowdowns else "roofline",
-        "tasks": tasks, "gpu_hours": total, "gpu_hours_not_shared": marginal,
+        "tasks": tasks, "gpu_hours": total, "gpu_hours_not_shared": marginal, "by_kind": by_kind,
         "usd": total * price if price is not None else None, "usd_per_gpu_hour": price,
         "judging": _judging_note(manifest, judge_arch),
         "assumptions": {"image_side_px": a.image_side_px, "question_tokens": a.question_tokens,
@@ -183,13 +184,15 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
 
 def _summarise(works: list[Work], slowdowns: dict[str, float]) -> dict:
     by_stage: dict[str, float] = {}
+    by_kind: dict[str, float] = {}
     hours = shared = 0.0
     for w in works:
         h = w.seconds * slowdowns.get(w.kind, 1.0) / 3600
         by_stage[w.stage] = by_stage.get(w.stage, 0.0) + h
+        by_kind[w.kind] = by_kind.get(w.kind, 0.0) + h
         hours += h
         shared += h if w.shared else 0.0
-    return {"gpu_hours": hours, "gpu_hours_not_shared": hours - shared, "by_stage": by_stage}
+    return {"gpu_hours": hours, "gpu_hours_not_shared": hours - shared, "by_stage": by_stage, "by_kind": by_kind}
 
 
 def _judging_note(manifest, judge_arch: Architecture | None) -> str:

@@ -75,6 +75,7 @@ def test_ladder_estimates_grow_with_the_verifier_and_price_the_hours():
         assert set(e["tasks"]) == {"mathvista", "mmmu", "blink"}
         assert e["usd"] == pytest.approx(e["gpu_hours"] * 2.50)
         assert 0 < e["gpu_hours_not_shared"] < e["gpu_hours"]
+        assert sum(e["by_kind"].values()) == pytest.approx(e["gpu_hours"]) and e["by_kind"]["judge"] > 0
         hours[load_manifest(path).parameters] = e["gpu_hours"]
     by_size = [hours[p] for p in sorted(hours)]
     assert by_size == sorted(by_size) and by_size[0] < by_size[-1]
@@ -90,7 +91,7 @@ def test_faster_memory_and_shorter_answers_lower_the_estimate():
 
 def test_endpoint_verifiers_leave_judging_out():
     e = _estimate("submissions/examples/openai-endpoint.yaml")
-    assert "billed per token" in e["judging"]
+    assert "billed per token" in e["judging"] and e["by_kind"]["judge"] == 0
     assert e["gpu_hours"] < min(_estimate(p)["gpu_hours"] for p in LADDER)
 
 
