@@ -128,7 +128,9 @@ def _demo() -> ProtocolConfig:
             StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
         ),
         audit=AuditConfig(max_new_tokens=4),
-        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False, epochs=2),
+        # Full-weight DPO of a tiny model: 5e-5 makes the preference signal, not the sampling noise, decide
+        # the direction of every student's change (at 2e-5 a strong verifier's sign depended on the trajectory).
+        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False, epochs=2, learning_rate=5e-5),
         eval_max_new_tokens=4,
     )
 
