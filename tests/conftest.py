@@ -84,13 +84,20 @@ def demo_settings(demo_data_dir, monkeypatch):
 
 @pytest.fixture
 def small_profile(tmp_path) -> str:
-    """A demo protocol cut down to seconds (20 audit items, 2 rounds of 24 prompts), saved as JSON."""
+    """A demo protocol cut down to seconds (20 audit items, 2 rounds of 24 prompts), saved as JSON.
+
+    For plumbing (queue, store, worker, compare): its dozen DPO steps cannot separate two verifiers'
+    students from training noise, so it trains at the production learning rate (2e-5), where the tiny
+    students barely move; the effects of training are asserted on the full demo ladder.
+    """
     from harness.protocol import AuditConfig, get_protocol
+    from harness.stages.selfdpo_config import SelfDPOConfig
 
     demo = get_protocol("demo")
     small = demo.model_copy(update={
         "audit": AuditConfig(size=20, k=4, max_new_tokens=4),
-        "selfdpo": demo.selfdpo.model_copy(update={"rounds": 2, "prompts_per_round": 24, "k": 4, "probe_size": 10}),
+        "selfdpo": demo.selfdpo.model_copy(update={"rounds": 2, "prompts_per_round": 24, "k": 4, "probe_size": 10,
+                                                   "learning_rate": SelfDPOConfig().learning_rate}),
     })
     path = tmp_path / "small-protocol.json"
     path.write_text(small.model_dump_json())
