@@ -285,7 +285,7 @@ def run_cmd(
 
     manifest, protocol = _load_inputs(submission, profile)
     if dry_run:
-        p = plan(manifest, protocol, _assumptions(manifest, gpu, rates, answer_tokens))
+        p = plan(manifest, protocol, _assumptions(gpu, rates, answer_tokens))
         typer.echo(json.dumps(p, indent=2) if as_json else _plan_text(p))
         return
     settings = get_settings()
@@ -300,17 +300,16 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _assumptions(manifest, gpu: str | None, rates: Path | None, answer_tokens: int | None):
+def _assumptions(gpu: str | None, rates: Path | None, answer_tokens: int | None):
     """The estimate's assumptions from the command line, or exit 2 with the reason."""
     from harness.estimate import Assumptions, EstimateError, load_slowdowns
-    from harness.hardware import DEFAULT_GPU, GPUS
+    from harness.hardware import GPUS
     from harness.registry import UnknownNameError
 
     try:
         if gpu is not None:
             GPUS.get(gpu)
-        a = Assumptions(gpu=gpu or (manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU),
-                        answer_tokens=answer_tokens)
+        a = Assumptions(gpu=gpu, answer_tokens=answer_tokens)
         if rates is not None:
             a.slowdowns, a.calibrated_by = load_slowdowns(rates)
         return a

@@ -93,7 +93,7 @@ class Work:
 class Assumptions:
     """What the estimate assumed; printed with it."""
 
-    gpu: str = DEFAULT_GPU
+    gpu: str | None = None  # None: the manifest's priced GPU if catalogued, else DEFAULT_GPU
     image_side_px: int = IMAGE_SIDE_PX
     question_tokens: int = QUESTION_TOKENS
     answer_tokens: int | None = None  # None: every answer at its limit
@@ -149,7 +149,8 @@ def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: dict
 
 def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict:
     """GPU-hours per task and stage for ``manifest`` under ``protocol``, as a JSON-ready dict."""
-    gpu = GPUS.get(a.gpu)
+    priced_gpu = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
+    gpu = GPUS.get(a.gpu or priced_gpu)
     students = [architecture(s.model.hub_id) if s.model else None for s in protocol.students]
     missing = [s.name for s, arch in zip(protocol.students, students, strict=True) if arch is None]
     if missing:

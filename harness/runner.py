@@ -21,7 +21,6 @@ from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text
 from harness.estimate import Assumptions, estimate
-from harness.hardware import DEFAULT_GPU, GPUS
 from harness.metrics import PairedDelta, Proportion, paired_delta
 from harness.models.loading import load_vlm
 from harness.models.students import resolve_student
@@ -206,9 +205,6 @@ def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions 
             "k_train": cfg.k, "selfdpo_judgments": cfg.rounds * min(cfg.prompts_per_round, len(split["train"])) * cfg.k,
             "test_items": len(split["test"]),
         })
-    if assumptions is None:
-        priced = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
-        assumptions = Assumptions(gpu=priced)
     return {"verifier": manifest.name, "protocol": protocol.version, "profile": protocol.profile,
             "stages": ["audit", "selfdpo", "evaluate"], "tasks": tasks,
-            "estimate": estimate(manifest, protocol, tasks, assumptions)}
+            "estimate": estimate(manifest, protocol, tasks, assumptions or Assumptions())}
