@@ -116,6 +116,8 @@ def db_url(request, tmp_path):
         return
     base = os.environ.get("LADDER_TEST_DATABASE_URL")
     if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but LADDER_TEST_DATABASE_URL is not: the PostgreSQL tests would silently skip")
         pytest.skip("PostgreSQL tests need LADDER_TEST_DATABASE_URL (set by .ci/run)")
     import uuid
 
