@@ -199,11 +199,10 @@ def make_config(scale: str, tokenizer, image_size: int):
 
 
 def lora_config(cfg):
-    """The LoraConfig that harness.stages.selfdpo.train_dpo builds from ``cfg`` (for the dry run's count)."""
-    from peft import LoraConfig
+    """The LoraConfig that self-DPO trains (harness.stages.selfdpo.lora_config; for the dry run's count)."""
+    from harness.stages.selfdpo import lora_config as protocol_lora
 
-    return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
-                      exclude_modules=["lm_head"], task_type="CAUSAL_LM")
+    return protocol_lora(cfg)
 
 
 def embeddings_tied(model) -> bool:
@@ -546,7 +545,7 @@ def dpo_stage(args, say, clock: Clock, model, processor, sampled, cands, by_id, 
     with tempfile.TemporaryDirectory(prefix="selfdpo-gpu-") as tmp, \
             mock.patch.object(hf_trainer, "DEFAULT_CALLBACKS", [*hf_trainer.DEFAULT_CALLBACKS, timer]):
         model.train()
-        logs = sd.train_dpo(model, processor, rows, cfg, Path(tmp) / "round0", seed=cfg.seed)
+        logs = sd.train_dpo(sd.Trainee(model, cfg), processor, rows, cfg, Path(tmp) / "round0", seed=cfg.seed)
     model.eval()
     clock.sync()
     wall = time.perf_counter() - t0

@@ -112,17 +112,26 @@ def export_lm_eval_cmd(
 def demo_cmd(
     ladder: Annotated[Path, typer.Option(help="Folder of demo verifier manifests.")] = Path("submissions/demo"),
     profile: Annotated[str, typer.Option(help="Protocol profile.")] = "demo",
+    jobs: Annotated[int | None, typer.Option(min=1, help="Self-DPO seed runs (and student warm-ups) at once, one "
+                                                        "process each (default: one per CPU core).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (every run's summary and the "
+                                                         "findings) instead of tables.")] = False,
 ) -> None:
-    """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO and
-    evaluate every demo verifier, and print the per-task table."""
+    """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO (every training
+    seed) and evaluate every demo verifier, and print the per-task table and whether the findings hold."""
+    import json
+    import time
+
     from rich.markup import escape
 
+    from harness.models.students import resolve_students
     from harness.protocol import get_protocol
     from harness.runner import run_protocol
     from harness.settings import get_settings
     from harness.submission import load_manifest
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
     settings = get_settings()
     protocol = get_protocol(profile)
     manifests = sorted(ladder.glob("*.yaml"))
@@ -130,26 +139,52 @@ def demo_cmd(
         console.print(f"[red]no manifests in {escape(str(ladder))}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)
     loaded = [load_manifest(p) for p in manifests]
-    with _progress() as progress:
-        results = [run_protocol(m, protocol, settings, progress=progress) for m in loaded]
+    jobs = jobs or os.cpu_count() or 1
+
+    def work(progress):
+        resolve_students(protocol.students, settings.data_dir, protocol.split_seed, jobs=jobs)
+        return [run_protocol(m, protocol, settings, progress=progress, jobs=jobs) for m in loaded]
+
+    results = _with_progress(as_json, work, "finished stages are kept; run again to resume.")
+    ids = record_runs(_engine(), loaded, protocol, results, settings)
+    if as_json:
+        typer.echo(json.dumps({"profile": protocol.profile, "protocol_digest": protocol.digest(), "jobs": jobs,
+                               "wall_seconds": round(time.perf_counter() - t0, 1), "submissions": ids,
+                               "findings": findings_json(results),
+                               "runs": [r.summary() for r in results]}, indent=2, default=str))
+        return
     print_run_table(results)
     print_findings(results)
-    ids = record_runs(_engine(), loaded, protocol, results)
     console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
                   f"Results and artifacts: {escape(str(settings.data_dir))}.")
     console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(_masked(settings.database))}. "
                   "See the leaderboard: [bold]ladder serve[/bold] (or [bold]make serve[/bold]), then open "
-                  "http://127.0.0.1:8000/", highlight=False)
+                  f"http://127.0.0.1:8000/ (demo took {time.perf_counter() - t0:.0f} s).", highlight=False)
 
 
-def record_runs(engine, manifests, protocol, results) -> list[int]:
-    """Store runs made in this process as succeeded submissions (the same run again changes nothing)."""
+def findings_json(results) -> dict:
+    """``{task: [{name, holds, evidence}, ...]}``: whether the ladder reproduces the paper's findings."""
+    from harness.findings import check_findings
+    from harness.results import post_correctness
+
+    posts = post_correctness(results)
+    return {task: [f.model_dump() for f in check_findings(results, posts, task=task)]
+            for task in sorted({t.task for r in results for t in r.tasks})}
+
+
+def record_runs(engine, manifests, protocol, results, settings=None) -> list[int]:
+    """Store runs made in this process as succeeded submissions (the same run again changes nothing); the stored
+    documents name their files relative to ``settings``' data directory, as every published document does."""
+    from harness.publish import public_document
     from harness.results import item_rows
+    from harness.settings import get_settings
     from harness.store.queue import ProtocolKey, record
 
+    settings = settings or get_settings()
     key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
                       config=protocol.model_dump(mode="json"))
-    return [record(engine, m.model_dump(mode="json"), m.digest(), key, r.model_dump(mode="json"), item_rows(r)).id
+    return [record(engine, m.model_dump(mode="json"), m.digest(), key,
+                   public_document(r.model_dump(mode="json"), settings), item_rows(r)).id
             for m, r in zip(manifests, results, strict=True)]
 
 
@@ -187,6 +222,32 @@ def _with_progress(quiet: bool, work, on_interrupt: str):
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+AllowLocalEndpoints = Annotated[bool, typer.Option(
+    "--allow-local-endpoints", help="Let this run's endpoint verifier be on loopback, private or link-local "
+                                    "addresses (your own vLLM server); sets LADDER_ALLOW_LOCAL_ENDPOINTS for this "
+                                    "process. Never the default, and never for queued work.")]
+
+
+def _allow_local_endpoints(allow: bool) -> None:
+    """The operator's explicit opt-out of the public-address rule for their own run (an environment variable,
+    so the seed processes this run spawns see it too)."""
+    if allow:
+        os.environ["LADDER_ALLOW_LOCAL_ENDPOINTS"] = "1"
+
+
+def _check_egress(manifest) -> None:
+    """Refuse, before any work, an endpoint the operator's policy would refuse at the first request."""
+    from harness.egress import EgressPolicy, check_endpoint
+    from harness.settings import get_settings
+
+    if manifest.endpoint is None:
+        return
+    refused = check_endpoint(manifest.endpoint, EgressPolicy.from_settings(get_settings()))
+    if refused:
+        _bad_input("; ".join(str(r) for r in refused) + " (your own server: --allow-local-endpoints; a key "
+                   "variable: list it in LADDER_ENDPOINT_KEYS with its hosts; see the README's operator policy)")
+
+
 @app.command("audit")
 def audit_cmd(
     submission: Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")],
@@ -196,6 +257,7 @@ def audit_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
     fail_on_block: Annotated[bool, typer.Option(
         help=f"Exit with code {EXIT_BLOCKED} when the gate blocks any student (for a verifier team's CI).")] = False,
+    allow_local_endpoints: AllowLocalEndpoints = False,
 ) -> None:
     """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
 
@@ -207,7 +269,9 @@ def audit_cmd(
     from harness.settings import get_settings
     from harness.stages.audit import run_audit
 
+    _allow_local_endpoints(allow_local_endpoints)
     manifest, protocol = _load_inputs(submission, profile)
+    _check_egress(manifest)
     if task_name not in protocol.tasks:
         _bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
     settings = get_settings()
@@ -271,6 +335,9 @@ def run_cmd(
                                                     "the estimate.")] = None,
     answer_tokens: Annotated[int | None, typer.Option(min=1, help="--dry-run: assume answers this long (default: "
                                                                   "each at its token limit).")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Self-DPO seed runs at once, one process each (CPU: up to one "
+                                                  "per core; one GPU: 1).")] = 1,
+    allow_local_endpoints: AllowLocalEndpoints = False,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
 
@@ -283,14 +350,17 @@ def run_cmd(
     from harness.runner import plan, run_protocol
     from harness.settings import get_settings
 
+    _allow_local_endpoints(allow_local_endpoints)
     manifest, protocol = _load_inputs(submission, profile)
+    if not dry_run:
+        _check_egress(manifest)
     if dry_run:
         p = plan(manifest, protocol, _assumptions(gpu, rates, answer_tokens))
         typer.echo(json.dumps(p, indent=2) if as_json else _plan_text(p))
         return
     settings = get_settings()
     result = _with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
-                                                                    progress=progress),
+                                                                    progress=progress, jobs=jobs),
                             "finished stages are kept; run again to resume.")
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
@@ -319,11 +389,14 @@ def _assumptions(gpu: str | None, rates: Path | None, answer_tokens: int | None)
 
 def _plan_text(p: dict) -> str:
     lines = [f"plan for {p['verifier']} under protocol {p['protocol']} ({p['profile']}):"]
+    seeds = p["estimate"].get("training_seeds", 1)
     for t in p["tasks"]:
         lines.append(f"  {t['task']}: audit {t['audit_items']} items x {t['k']} candidates x {t['students']} "
                      f"students = {t['audit_judgments']} judgments; self-DPO {t['selfdpo_rounds']} rounds x "
                      f"{t['selfdpo_prompts']} prompts x {t['k_train']} = {t['selfdpo_judgments']} judgments per "
-                     f"student; eval {t['test_items']} test items per student, before and after")
+                     f"student and run, x {seeds} training seeds = {seeds * t['selfdpo_judgments']} judgments per "
+                     f"student; eval {t['test_items']} test items per student before (once) and after each seed "
+                     f"({seeds * t['test_items']} answers)")
     return "\n".join(lines + _estimate_lines(p["estimate"]))
 
 
@@ -343,7 +416,8 @@ def _estimate_lines(e: dict) -> list[str]:
         slow = ", ".join(f"{k} x{v:.1f}" for k, v in sorted(a["slowdowns"].items()))
         head = (f"  GPU-hours on {e['gpu']}, calibrated by measured slowdowns over the roofline ({slow}; "
                 f"from {'; '.join(a['calibrated_by'])}) with {answers}:")
-    lines = [head]
+    lines = [head, f"    (self-DPO and the post-DPO evaluation x {e['training_seeds']} training seeds; the audit and "
+                   "the frozen baseline once)"]
     for task, t in e["tasks"].items():
         stages = ", ".join(f"{s} {h:.2f}" for s, h in t["by_stage"].items())
         lines.append(f"    {task}: {t['gpu_hours']:.2f} ({stages}; {t['gpu_hours_not_shared']:.2f} without the "
@@ -362,7 +436,8 @@ def print_run_table(results) -> None:
     for task in sorted({t.task for r in results for t in r.tasks}):
         rows = [(r, t) for r in results for t in r.tasks if t.task == task]
         students = [s.student for s in rows[0][1].students]
-        table = Table("verifier", "rubric acc [95% CI] (n)", *[f"{s}: gate, delta [95% CI] (n)" for s in students],
+        table = Table("verifier", "rubric acc [95% CI] (n)",
+                      *[f"{s}: gate, seed-mean delta [95% CI, items x seeds] (n); per seed" for s in students],
                       "silent regression", "judgments", title=f"{task}: verifiers ranked by rubric accuracy")
         for _, t in sorted(rows, key=lambda rt: -rt[1].audit.metrics.rubric_accuracy.value):
             ra = t.audit.metrics.rubric_accuracy
@@ -373,10 +448,13 @@ def print_run_table(results) -> None:
                     cells.append(f"{gate}; failed: {escape(s.failure or '')}")
                 else:
                     d = s.delta
+                    per_seed = " ".join(f"{100 * x:+.1f}" for x in d.seed_deltas)
                     cells.append(f"{gate}; {d.before:.3f}->{d.after:.3f} {100 * d.delta:+.1f} pts "
-                                 f"[{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] (n={d.n})")
+                                 f"[{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] (n={d.n} x {d.seeds}); "
+                                 f"{per_seed}")
             silent = ", ".join(s.student for s in t.students if s.silent_regression) or "-"
-            judgments = t.audit.cost.judgments + sum(s.selfdpo.judgments for s in t.students if s.selfdpo)
+            judgments = t.audit.cost.judgments + sum(run.selfdpo.judgments for s in t.students for run in s.seeds
+                                                     if run.selfdpo)
             name = escape(t.audit.verifier.name) + (" [simulated]" if t.audit.verifier.simulated else "")
             table.add_row(name, f"{ra.value:.3f} [{ra.ci_low:.3f}, {ra.ci_high:.3f}] ({ra.n})", *cells, silent,
                           str(judgments))
@@ -385,15 +463,11 @@ def print_run_table(results) -> None:
 
 def print_findings(results) -> None:
     """Whether the ladder reproduces the paper's findings, with the evidence for each."""
-    from harness.findings import check_findings
-    from harness.results import post_correctness
-
-    posts = post_correctness(results)
-    for task in sorted({t.task for r in results for t in r.tasks}):
-        for f in check_findings(results, posts, task=task):
-            mark = "[green]holds[/green]" if f.holds else "[red]does not hold[/red]"
-            console.print(f"{escape(task)}: {escape(f.name)}: {mark}")
-            for line in f.evidence:
+    for task, findings in findings_json(results).items():
+        for f in findings:
+            mark = "[green]holds[/green]" if f["holds"] else "[red]does not hold[/red]"
+            console.print(f"{escape(task)}: {escape(f['name'])}: {mark}")
+            for line in f["evidence"]:
                 console.print(f"    {escape(line)}", highlight=False)
 
 
@@ -427,9 +501,16 @@ def submit_cmd(
 ) -> None:
     """Validate a manifest and queue it; a manifest already queued under the same protocol is reported, not
     queued twice (exit 0 with its id)."""
+    from harness.admission import admit
+    from harness.settings import get_settings
     from harness.store.queue import ProtocolKey, submit
+    from harness.submission import ManifestError
 
     manifest, protocol = _load_inputs(submission, profile)
+    try:  # queued work is held to the operator's policy, whoever queues it
+        admit(manifest, get_settings(), str(submission))
+    except ManifestError as err:
+        _bad_input(str(err))
     key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
                       config=protocol.model_dump(mode="json"))
     job, created = submit(_engine(), manifest.model_dump(mode="json"), manifest.digest(), key)
@@ -524,12 +605,18 @@ def cancel_cmd(submission_id: Annotated[int, typer.Argument(help="Submission id 
 def compare_cmd(
     a: Annotated[str, typer.Argument(help="Baseline release: FAMILY@RELEASE or a submission id.")],
     b: Annotated[str, typer.Argument(help="Candidate release: FAMILY@RELEASE or a submission id.")],
-    alpha: Annotated[float, typer.Option(help="Significance level of the rubric-accuracy test.")] = 0.05,
+    alpha: Annotated[float, typer.Option(help="Family-wise significance level of the gate: Holm's step-down over "
+                                               "all its tests (each task's rubric test, one-sided clustered "
+                                               "McNemar; each student's test, one-sided t p over items x "
+                                               "training seeds).")] = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Gate a verifier release: exit 1 when B is significantly worse than A on any task (same protocol)."""
+    """Gate a verifier release: exit 1 when B is significantly worse than A on any task (same protocol; Holm over
+    every task's rubric and student tests, family-wise level --alpha)."""
     from harness.compare import CompareError, compare
 
+    if not 0 < alpha < 1:
+        _bad_input(f"--alpha must be between 0 and 1, got {alpha}")
     try:
         result = compare(_engine(), a, b, alpha=alpha)
     except CompareError as err:
@@ -543,18 +630,62 @@ def compare_cmd(
 
 
 def _print_compare(result) -> None:
-    table = Table("task", "rubric acc A -> B (n)", "McNemar p", "student post-DPO B - A [95% CI] (n)", "B worse",
+    table = Table("task", "rubric accuracy A -> B\n(leaderboard: 1st candidate, n)",
+                  "all-K agreement B - A, points\n[95% CI] (items / judgments)",
+                  "clustered McNemar p\none-sided, B lower (two-sided);\nHolm-adjusted",
+                  "student: seed-mean post-DPO B - A,\npoints [95% CI over items x seeds];\none-sided p (B lower), "
+                  "Holm-adjusted;\nn items x S_A/S_B seeds; accuracy per seed", "B worse",
                   title=f"{escape(result.a)} vs {escape(result.b)} (protocol {result.protocol_digest})")
+    methods, seed_methods = set(), set()
     for t in result.tasks:
+        holm_p = {(x.kind, x.name): x for x in t.tests}
         r = t.rubric
-        rubric = f"{r.accuracy_a:.3f} -> {r.accuracy_b:.3f} ({r.n})" if r else "-"
-        students = "; ".join(f"{escape(s)} {100 * d.delta:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] "
-                             f"({d.n})" for s, d in t.students.items()) or "-"
-        table.add_row(escape(t.task), rubric, f"{r.mcnemar_p:.3g}" if r else "-", students,
+        if r:
+            methods.add(r.method)
+            rubric = f"{r.accuracy_a.value:.3f} -> {r.accuracy_b.value:.3f} ({r.accuracy_a.n} / {r.accuracy_b.n})"
+            agreement = (f"{100 * r.difference:+.1f} [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] "
+                         f"({r.shared_items} / {r.shared_judgments})")
+            test = holm_p.get(("rubric", "rubric"))
+            p = f"{r.test.p_less:.3g} ({r.test.p_value:.3g})" + (f";\nHolm {test.p_holm:.3g}" if test else "")
+        else:
+            rubric = agreement = p = "-"
+        students = []
+        for s, d in t.students.items():
+            seeds = t.student_seeds.get(s)
+            counts = f"{len(seeds.a)}/{len(seeds.b)}" if seeds else f"?/{d.seeds}"
+            test = holm_p.get(("student", s))
+            lines = [f"{escape(s)} {100 * d.delta:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]",
+                     f"  p {d.p_below:.3g}" + (f", Holm {test.p_holm:.3g}" if test else "") + f" (df {d.df:.1f})",
+                     f"  {d.n} items x {counts} seeds"]
+            if seeds:
+                lines += [f"  {side} " + " ".join(f"{x.accuracy:.3f}" for x in accs)
+                          for side, accs in (("A", seeds.a), ("B", seeds.b))]
+                if seeds.left_out[0] or seeds.left_out[1]:
+                    lines.append(escape(f"  left out (partial rows): A {seeds.left_out[0]}, B {seeds.left_out[1]}"))
+            students.append("\n".join(lines))
+            seed_methods.add(d.method)
+        table.add_row(escape(t.task), rubric, agreement, p, "\n".join(students) or "-",
                       escape("; ".join(t.reasons)) if t.b_worse else "no")
+    caption = [f"Gate: Holm's step-down over all m = {result.m} tests (each task's rubric test and each student's "
+               f"test), family-wise alpha = {result.alpha:g}; B is worse when Holm rejects a test (Holm-adjusted p "
+               f"<= {result.alpha:g}) whose B - A is negative"]
+    if methods:
+        caption.append(f"rubric test: {'; '.join(sorted(methods))}")
+    if seed_methods:
+        caption.append("student test: B's seed-mean post-DPO accuracy minus A's on the shared test items, 95% CI by "
+                       f"{'; '.join(sorted(seed_methods))} (item variance of the per-item seed-mean differences "
+                       "plus each side's seed variance beyond item noise); one-sided p = P(T_df <= delta / se)")
+    table.caption = escape("; ".join(caption) + ".")
     console.print(table)
-
-
+    tests = Table("task", "test", "B - A, points", "one-sided p\n(B lower)", "Holm-adjusted p", "Holm rejects",
+                  "B worse", title=f"The gate's {result.m} tests: Holm's step-down at family-wise alpha = "
+                                   f"{result.alpha:g}")
+    for t in result.tasks:
+        for x in t.tests:
+            name = f"student {x.name}" if x.kind == "student" else "rubric (all-K agreement)"
+            tests.add_row(escape(t.task), escape(name), f"{100 * x.estimate:+.1f}", f"{x.p_value:.3g}",
+                          f"{x.p_holm:.3g}", "yes" if x.rejected else "no", "yes" if x.b_worse else "no")
+    console.print(tests)
 
 
 @app.command("fetch")

@@ -6,7 +6,9 @@ candidates (``judge``) and a DPO step (``train``). Each is costed as a roofline:
 call takes, per decoding step, the larger of its FLOPs at the GPU's datasheet peak and its bytes
 (weights + KV cache) at the GPU's memory bandwidth, after a compute-bound prefill; a LoRA DPO
 step takes 6 FLOPs per parameter per token (policy forward, backward to the activations,
-reference forward). That is the least time the hardware allows.
+reference forward). That is the least time the hardware allows. Self-DPO and the post-DPO evaluation
+run once per training seed (``protocol.selfdpo.seeds``, 3 in production), so their work is counted that
+many times; the audit and the frozen students' baselines once.
 
 Uncalibrated, the estimate is therefore a floor in efficiency while its lengths are ceilings
 (every answer runs to its token limit unless ``answer_tokens`` says otherwise): the two errors pull
@@ -105,10 +107,12 @@ class Assumptions:
 
 
 def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: dict, a: Assumptions) -> list[Work]:
-    """One student's work on one task: audit candidates and baseline (shared), self-DPO sampling,
-    training and probes, and the evaluation after training."""
+    """One student's work on one task: audit candidates and baseline (shared, once), and per training seed
+    (``protocol.selfdpo.seeds`` full runs from the frozen student) self-DPO sampling, training and probes, and the
+    evaluation after training."""
     prompt = arch.image_tokens(a.image_side_px) + a.question_tokens
     cfg, audit = protocol.selfdpo, protocol.audit
+    seeds = cfg.seeds
     sample_len, eval_len = a.length(cfg.max_new_tokens), a.length(protocol.eval_max_new_tokens)
     eval_batch = 16  # harness.stages.evaluate.EvalConfig.batch_size
     test = plan_task["test_items"]
@@ -117,20 +121,23 @@ def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: dict, a: Ass
         Work("audit", "sample", arch.hub_id, generate_seconds(
             arch, gpu, plan_task["audit_items"] * audit.k, audit.batch_size * audit.k, prompt,
             a.length(audit.max_new_tokens)), shared=True),
-        Work("evaluate", "eval", arch.hub_id, generate_seconds(arch, gpu, test, eval_batch, prompt, eval_len),
+        Work("baseline", "eval", arch.hub_id, generate_seconds(arch, gpu, test, eval_batch, prompt, eval_len),
              shared=True),
-        Work("selfdpo", "sample", arch.hub_id, generate_seconds(
+        Work("selfdpo", "sample", arch.hub_id, seeds * generate_seconds(
             arch, gpu, cfg.rounds * plan_task["selfdpo_prompts"] * cfg.k, SAMPLE_BATCH_PROMPTS * cfg.k, prompt,
             sample_len)),
-        Work("selfdpo", "train", arch.hub_id, train_seconds(arch, gpu, steps, cfg.batch_size, prompt + sample_len)),
-        Work("selfdpo", "eval", arch.hub_id, generate_seconds(
+        Work("selfdpo", "train", arch.hub_id,
+             seeds * train_seconds(arch, gpu, steps, cfg.batch_size, prompt + sample_len)),
+        Work("selfdpo", "eval", arch.hub_id, seeds * generate_seconds(
             arch, gpu, cfg.rounds * cfg.probe_size, eval_batch, prompt, eval_len)),
-        Work("evaluate", "eval", arch.hub_id, generate_seconds(arch, gpu, test, eval_batch, prompt, eval_len)),
+        Work("evaluate", "eval", arch.hub_id,
+             seeds * generate_seconds(arch, gpu, test, eval_batch, prompt, eval_len)),
     ]
 
 
 def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: dict, a: Assumptions) -> list[Work]:
-    """The verifier's judgments of one student's candidates on one task (audit and self-DPO)."""
+    """The verifier's judgments of one student's candidates on one task: the audit's once, self-DPO's per
+    training seed."""
     template = manifest.rubric_template or protocol.rubric_template
     candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
     prompt = arch.image_tokens(a.image_side_px) + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
@@ -141,14 +148,24 @@ def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: dict
         return Work(stage, "judge", arch.hub_id,
                     generate_seconds(arch, gpu, n, gen.batch_size, prompt, a.length(gen.max_new_tokens)))
 
-    return [judge("audit", per_student), judge("selfdpo", plan_task["selfdpo_judgments"])]
+    return [judge("audit", per_student),
+            judge("selfdpo", protocol.selfdpo.seeds * plan_task["selfdpo_judgments"])]
 
 
 # --------------------------------------------------------------------------- estimate
 
 
 def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict:
-    """GPU-hours per task and stage for ``manifest`` under ``protocol``, as a JSON-ready dict."""
+    """GPU-hours per task and stage for ``manifest`` under ``protocol``, as a JSON-ready dict.
+
+    ``plan_tasks`` counts one training run (``selfdpo_judgments`` per student and seed); the protocol runs
+    ``protocol.selfdpo.seeds`` of them per student, so self-DPO (sampling, judging, DPO steps, probes) and the
+    post-DPO evaluation are costed that many times; the audit and the frozen baseline once. ``training_seeds`` and
+    ``workload`` (per task and student, over all seeds) say so in the result."""
+    seeds = protocol.selfdpo.seeds
+    common = {"training_seeds": seeds,
+              "workload": {pt["task"]: {"selfdpo_judgments": seeds * pt["selfdpo_judgments"],
+                                        "post_eval_items": seeds * pt["test_items"]} for pt in plan_tasks}}
     priced_gpu = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
     gpu = GPUS.get(a.gpu or priced_gpu)
     students = [architecture(s.model.hub_id) if s.model else None for s in protocol.students]
@@ -156,7 +173,7 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
     if missing:
         return {"gpu": gpu.name, "basis": None,
                 "note": f"no GPU estimate: students {missing} are not hub models with a catalogued architecture "
-                        "(harness/hardware.py); tiny students run on a CPU in minutes"}
+                        "(harness/hardware.py); tiny students run on a CPU in minutes", **common}
     judge_arch = None
     if manifest.backend in ("hf", "vllm") and manifest.model is not None:
         judge_arch = architecture(manifest.model.hub_id, manifest.parameters)
@@ -173,7 +190,7 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
     price = manifest.cost.usd_per_gpu_hour if priced else None
     return {
         "gpu": gpu.name, "gpu_source": gpu.source,
-        "basis": "calibrated" if a.slowdowns else "roofline",
+        "basis": "calibrated" if a.slowdowns else "roofline", **common,
         "tasks": tasks, "gpu_hours": total, "gpu_hours_not_shared": marginal, "by_kind": by_kind,
         "usd": total * price if price is not None else None, "usd_per_gpu_hour": price,
         "judging": _judging_note(manifest, judge_arch),

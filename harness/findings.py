@@ -1,14 +1,16 @@
 """The paper's three findings, checked on a ladder of runs (the demo ladder, or any four comparable verifiers).
 
 1. *Above-threshold verifiers help*: a verifier whose rubric accuracy is above a student's frozen baseline
-   improves that student (delta 95% CI above 0).
+   improves that student (seed-mean delta, 95% CI over test items and training seeds above 0).
 2. *Silent regression*: a sub-threshold verifier regresses the student (CI below 0) while the DPO loss falls.
 3. *Confidence inversion*: of two sub-threshold verifiers, the confident one with the *higher* rubric accuracy
-   regresses the student more, with a CI that separates the two (paired over the same test items), because
-   progress-gated replay admits many more of its wrong-direction pairs.
+   regresses the student more, with a CI that separates the two (seed means on the same test items; the CI
+   covers the shared items and both verifiers' seeds), because progress-gated replay admits many
+   more of its wrong-direction pairs.
 
-Also: the audit's gated pair-direction accuracy (> 0.5 or not) predicts the sign of every delta.
-Pure: takes the run results and the post-DPO per-item correctness; reads no files.
+Also: the audit's gated pair-direction accuracy (> 0.5 or not) predicts the sign of every seed-mean delta.
+Every finding is judged on the seed-aggregated outcome (all training seeds of a (verifier, student)), never on
+one training run. Pure: takes the run results and the post-DPO per-item correctness; reads no files.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from harness.metrics import paired_delta
+from harness.metrics import seed_delta
 from harness.runner import RunResult, StudentOutcome, TaskOutcome
 
 
@@ -28,20 +30,25 @@ class Finding(BaseModel):
 
 
 def wrong_admitted_per_100_prompts(outcome: StudentOutcome) -> float:
-    """Wrong-direction pairs that passed the replay gate, per 100 prompts over all rounds."""
-    rounds = outcome.selfdpo.rounds if outcome.selfdpo else []
+    """Wrong-direction pairs that passed the replay gate, per 100 prompts over all rounds of all seeds."""
+    rounds = [r for s in outcome.seeds if s.selfdpo for r in s.selfdpo.rounds]
     prompts = sum(r.prompts for r in rounds)
     return 100 * sum(r.wrong_admitted for r in rounds) / prompts if prompts else 0.0
 
 
 def _fmt(o: StudentOutcome) -> str:
     d = o.delta
-    return f"{100 * d.delta:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] (n={d.n})" if d else o.status
+    if d is None:
+        return f"{o.status}: {o.failure}"
+    seeds = ", ".join(f"{100 * x:+.1f}" for x in d.seed_deltas)
+    return (f"{100 * d.delta:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}] "
+            f"(n={d.n} items x {d.seeds} seeds: {seeds})")
 
 
-def check_findings(results: Sequence[RunResult], posts: Mapping[tuple[str, str, str], list[bool]],
-                   task: str = "shapes", seed: int = 0) -> list[Finding]:
-    """``posts[(verifier name, task, student)]``: post-DPO correctness per test item, in one shared item order."""
+def check_findings(results: Sequence[RunResult], posts: Mapping[tuple[str, str, str], list[list[bool]]],
+                   task: str = "shapes") -> list[Finding]:
+    """``posts[(verifier name, task, student)]``: post-DPO correctness, one row per training seed, each per test
+    item in one shared item order (:func:`harness.results.post_correctness`)."""
     rows: list[TaskOutcome] = [t for r in results for t in r.tasks if t.task == task]
     above, below = [], []
     for t in rows:
@@ -49,15 +56,15 @@ def check_findings(results: Sequence[RunResult], posts: Mapping[tuple[str, str, 
         for s in t.students:
             (above if gates[s.student] == "above" else below).append((t, s))
     helps = [f"{t.audit.verifier.name} -> {s.student}: {_fmt(s)}" for t, s in above]
-    silent = [f"{t.audit.verifier.name} -> {s.student}: {_fmt(s)}, loss fell: "
-              f"{s.selfdpo.loss_fell if s.selfdpo else None}" for t, s in below]
+    silent = [f"{t.audit.verifier.name} -> {s.student}: {_fmt(s)}, seed-mean DPO loss fell: {s.loss_fell}"
+              for t, s in below]
     findings = [
         Finding(name="above-threshold verifiers improve every student", evidence=helps,
                 holds=bool(above) and all(s.delta is not None and s.delta.ci_low > 0 for _, s in above)),
         Finding(name="sub-threshold verifiers regress every student while the DPO loss falls (silent regression)",
                 evidence=silent, holds=bool(below) and all(s.silent_regression for _, s in below)),
     ]
-    findings.append(_inversion(rows, below, posts, task, seed))
+    findings.append(_inversion(rows, below, posts, task))
     signs = []
     ok = True
     for t in rows:
@@ -74,7 +81,7 @@ def check_findings(results: Sequence[RunResult], posts: Mapping[tuple[str, str, 
     return findings
 
 
-def _inversion(rows, below, posts, task, seed) -> Finding:
+def _inversion(rows, below, posts, task) -> Finding:
     name = ("confidence inversion: the more accurate but confident sub-threshold verifier regresses every "
             "student more")
     verifiers = {t.audit.verifier.name: t for t, _ in below}
@@ -91,7 +98,7 @@ def _inversion(rows, below, posts, task, seed) -> Finding:
             ok = False
             evidence.append(f"{s_high.student}: missing post-DPO predictions")
             continue
-        gap = paired_delta(a, b, seed=seed)  # post(high) - post(low) on the same items
+        gap = seed_delta(a, b)  # seed-mean post(high) - post(low) on the same items
         ok &= gap.ci_high < 0
         evidence.append(
             f"{s_high.student}: {high.audit.verifier.name} (rubric {high.audit.metrics.rubric_accuracy.value:.3f}) "

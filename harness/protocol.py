@@ -19,7 +19,7 @@ from harness.models.tiny_config import TinySpec
 from harness.models.warmup_config import WarmupConfig
 from harness.stages.selfdpo_config import SelfDPOConfig
 
-PROTOCOL_VERSION = "1"
+PROTOCOL_VERSION = "2"  # 2: self-DPO repeated over training seeds; outcomes are seed means
 
 DEFAULT_RUBRIC = """You are checking a student's answer to a question about the image(s).
 
@@ -70,7 +70,7 @@ class AuditConfig(_Strict):
 
 
 class ProtocolConfig(_Strict):
-    version: Literal["1"] = PROTOCOL_VERSION
+    version: Literal["2"] = PROTOCOL_VERSION
     profile: str = Field(description="Name of this profile, e.g. 'production' or 'demo'.")
     tasks: tuple[str, ...] = Field(min_length=1, description="Target tasks, by registry name.")
     students: tuple[StudentConfig, StudentConfig] = Field(description="The two students.")
@@ -128,9 +128,12 @@ def _demo() -> ProtocolConfig:
             StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
         ),
         audit=AuditConfig(max_new_tokens=4),
-        # Full-weight DPO of a tiny model: 5e-5 makes the preference signal, not the sampling noise, decide
-        # the direction of every student's change (at 2e-5 a strong verifier's sign depended on the trajectory).
-        selfdpo=SelfDPOConfig(max_new_tokens=4, lora=False, epochs=2, learning_rate=5e-5),
+        # Trained as production trains: a LoRA adapter on every linear layer, the embeddings and output head frozen
+        # (full-weight DPO of a tiny student moves the four answer letters' output rows directly, so a few pairs
+        # can collapse it onto one letter). Two rounds of 32-pair steps, the learning rate warmed up over the
+        # first 8 steps of the run, three training seeds: see the README's demo section.
+        selfdpo=SelfDPOConfig(max_new_tokens=4, rounds=2, lora=True, lora_r=16, learning_rate=5e-4, warmup_steps=8,
+                              beta=0.5, batch_size=32, epochs=2, seeds=3),
         eval_max_new_tokens=4,
     )
 
@@ -146,7 +149,12 @@ def _smoke() -> ProtocolConfig:
             StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl")),
         ),
         audit=AuditConfig(size=16, k=2, max_new_tokens=4),
-        selfdpo=SelfDPOConfig(rounds=1, prompts_per_round=8, k=2, max_new_tokens=4, lora=False, probe_size=8),
+        # One training seed, four candidates per prompt, no replay gate: the smoke test checks that self-DPO
+        # runs. An untrained student's answers are all wrong, so a verifier's scores differ by less than the
+        # production gate (tau 0.15) and a gated round often admits no pair (a failed seed): with three gated
+        # seeds of two candidates the stack test failed for no reason of the stack's.
+        selfdpo=SelfDPOConfig(rounds=1, prompts_per_round=8, k=4, max_new_tokens=4, lora=False, probe_size=8,
+                              seeds=1, tau=0.0),
         eval_max_new_tokens=4,
     )
 

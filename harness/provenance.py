@@ -54,9 +54,24 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpu_count": os.cpu_count()}
+    """What the numbers were computed on, as far as it can change them: OS family, architecture, CPU and GPU models,
+    thread counts, Python. Published with every result, so it names no host and no kernel release (the kernel
+    string identifies a host's patch level and does not change the numbers)."""
+    info: dict[str, Any] = {"system": platform.system(), "machine": platform.machine(), "cpu": cpu_model(),
+                            "python": platform.python_version(), "cpu_count": os.cpu_count()}
     try:
         import torch
 

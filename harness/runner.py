@@ -11,7 +11,6 @@ admitted, a verifier without a single parseable verdict) end that part with a re
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Literal
@@ -19,55 +18,53 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from rich.progress import Progress
 
-from harness.artifacts import atomic_write_text
+from harness.artifacts import atomic_write_text, read_json
 from harness.estimate import Assumptions, estimate
-from harness.metrics import PairedDelta, Proportion, paired_delta
-from harness.models.loading import load_vlm
+from harness.metrics import Proportion, SeedDelta, seed_delta
 from harness.models.students import resolve_student
 from harness.protocol import ProtocolConfig
+from harness.seeds import SeedJob, SeedOutcome, SeedRunner
 from harness.settings import Settings
-from harness.stages.audit import (
-    AuditResult,
-    LazyStudent,
-    baseline_path,
-    protocol_splits,
-    render_rubric,
-    run_audit,
-)
-from harness.stages.evaluate import EvalConfig, evaluate, load_or_evaluate
-from harness.stages.selfdpo import SelfDPOResult, self_dpo
+from harness.stages.audit import AuditResult, LazyStudent, baseline_path, protocol_splits, run_audit, student_ident
+from harness.stages.evaluate import EvalConfig, load_or_evaluate
 from harness.submission import Manifest
 from harness.tasks import get_task
-from harness.verifiers import make_backend
 
 logger = logging.getLogger(__name__)
 
 
 class StudentOutcome(BaseModel):
-    """Stage 2 + 3 for one student on one task."""
+    """Stages 2 + 3 for one student on one task: every training seed, and their seed-mean outcome."""
 
     student: str
     status: Literal["succeeded", "failed"]
     failure: str | None = None
     baseline: Proportion
-    post: Proportion | None = None
-    delta: PairedDelta | None = None
-    silent_regression: bool = Field(default=False, description="DPO loss fell while accuracy fell (CI < 0).")
-    selfdpo: SelfDPOResult | None = None
-    wall_seconds: float = Field(default=0.0, description="Self-DPO + evaluation wall time.")
+    seeds: list[SeedOutcome] = Field(default_factory=list, description="One self-DPO run per training seed.")
+    delta: SeedDelta | None = Field(default=None, description="Seed-mean post - baseline; its CI covers the test "
+                                    "items and the training seeds. Set only when every seed succeeded.")
+    loss_fell: bool | None = Field(default=None, description="The seed-mean DPO loss fell (last quarter of each "
+                                   "seed's steps below its first quarter, on average over seeds).")
+    silent_regression: bool = Field(default=False, description="The seed-mean DPO loss fell while the seed-mean "
+                                    "accuracy fell (its CI over items and seeds entirely below 0).")
+    wall_seconds: float = Field(default=0.0, description="Self-DPO + evaluation wall time, all seeds.")
     baseline_predictions: str | None = Field(default=None, description="Per-item baseline eval artifact (JSON).")
-    post_predictions: str | None = Field(default=None, description="Per-item post-DPO eval artifact (JSON).")
+
+    @property
+    def post(self) -> float | None:
+        """Seed-mean post-DPO accuracy."""
+        return self.delta.after if self.delta else None
 
     def summary(self) -> dict:
         d = self.delta
         return {
             "status": self.status, "failure": self.failure, "baseline": self.baseline.value,
-            "n": self.baseline.n, "post": self.post.value if self.post else None,
+            "n": self.baseline.n, "post": self.post, "seeds": len(self.seeds),
             "delta": d.delta if d else None, "delta_ci_low": d.ci_low if d else None,
-            "delta_ci_high": d.ci_high if d else None, "mcnemar_p": d.mcnemar_p if d else None,
-            "mde": d.mde if d else None, "silent_regression": self.silent_regression,
-            "loss_curve": self.selfdpo.loss_curve if self.selfdpo else [],
-            "rounds": [r.model_dump() for r in self.selfdpo.rounds] if self.selfdpo else [],
+            "delta_ci_high": d.ci_high if d else None, "delta_ci_method": d.method if d else None,
+            "seed_deltas": d.seed_deltas if d else [s.delta.delta if s.delta else None for s in self.seeds],
+            "seed_sd": d.seed_sd if d else None, "loss_fell": self.loss_fell,
+            "silent_regression": self.silent_regression, "per_seed": [s.summary() for s in self.seeds],
         }
 
 
@@ -77,10 +74,15 @@ class TaskOutcome(BaseModel):
     students: list[StudentOutcome]
 
 
-class RunResult(BaseModel):
-    """The versioned result document of a whole protocol run of one submission."""
+RUN_SCHEMA_VERSION = "2"
 
-    schema_version: Literal["1"] = "1"
+
+class RunResult(BaseModel):
+    """The versioned result document of a whole protocol run of one submission.
+
+    Schema 2: each student's outcome holds one self-DPO run per training seed and their seed mean."""
+
+    schema_version: Literal["2"] = RUN_SCHEMA_VERSION
     kind: Literal["run"] = "run"
     run_id: str
     protocol_profile: str
@@ -109,76 +111,77 @@ def _load(path: Path, model: type[BaseModel]):
 
 
 def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Settings, data_path: Path | None = None,
-                 progress: Progress | None = None) -> RunResult:
+                 progress: Progress | None = None, jobs: int = 1) -> RunResult:
+    """Audit, then every (student, training seed) self-DPO run and its evaluation, on every task.
+
+    ``jobs`` > 1 runs that many seed runs at once, each in its own process (on a CPU machine: one per core;
+    each process then uses its share of the cores' threads). A seed's numbers do not depend on ``jobs``
+    beyond the thread count: every run loads the frozen student and seeds its own generators.
+    """
     rid = run_id(manifest, protocol)
     root = settings.data_dir / "runs" / rid
     tasks = []
-    for task_name in protocol.tasks:
-        audit_path = root / task_name / "audit.json"
-        audit = _load(audit_path, AuditResult)
-        if audit is None:
-            audit = run_audit(manifest, protocol, task_name, settings, data_path=data_path, progress=progress)
-            atomic_write_text(audit_path, audit.model_dump_json())
-        else:
-            logger.info("%s: audit already done, reusing it", task_name)
-        students = []
-        for student in protocol.students:
-            path = root / task_name / f"{student.name}.json"
-            outcome = _load(path, StudentOutcome)
-            if outcome is None:
-                t0 = time.perf_counter()
-                outcome = _train_and_evaluate(manifest, protocol, task_name, student, audit, settings, data_path,
-                                              root / task_name / f"{student.name}.work", progress)
-                outcome = outcome.model_copy(update={"wall_seconds": round(time.perf_counter() - t0, 2)})
-                atomic_write_text(path, outcome.model_dump_json())
+    with SeedRunner(jobs) as seed_runner:
+        for task_name in protocol.tasks:
+            audit_path = root / task_name / "audit.json"
+            audit = _load(audit_path, AuditResult)
+            if audit is None:
+                audit = run_audit(manifest, protocol, task_name, settings, data_path=data_path, progress=progress)
+                atomic_write_text(audit_path, audit.model_dump_json())
             else:
-                logger.info("%s/%s: self-DPO and evaluation already done, reusing them", task_name, student.name)
-            students.append(outcome)
-        tasks.append(TaskOutcome(task=task_name, audit=audit, students=students))
+                logger.info("%s: audit already done, reusing it", task_name)
+            students = [_student(manifest, protocol, task_name, student, audit, settings, data_path, root,
+                                 seed_runner, progress) for student in protocol.students]
+            tasks.append(TaskOutcome(task=task_name, audit=audit, students=students))
     return RunResult(run_id=rid, protocol_profile=protocol.profile, protocol_digest=protocol.digest(), tasks=tasks)
 
 
-def _train_and_evaluate(manifest, protocol, task_name, student, audit: AuditResult, settings, data_path, work_dir,
-                        progress) -> StudentOutcome:
+def _student(manifest, protocol, task_name, student, audit: AuditResult, settings, data_path, root: Path,
+             seed_runner: SeedRunner, progress) -> StudentOutcome:
+    """A student's outcome: from its file when finished, else from its seed runs (each resumed from its file)."""
+    path = root / task_name / f"{student.name}.json"
+    done = _load(path, StudentOutcome)
+    if done is not None:
+        logger.info("%s/%s: self-DPO and evaluation already done, reusing them", task_name, student.name)
+        return done
+    t0 = time.perf_counter()
     task = get_task(task_name)
-    items = task.items(path=data_path)
-    splits = protocol_splits(task, items, protocol)
-    train, test = splits["train"], splits["test"]
+    test = protocol_splits(task, task.items(path=data_path), protocol)["test"]
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
-    ident = {"name": student.name, **ref.describe()}
-    eval_cfg = EvalConfig(max_new_tokens=protocol.eval_max_new_tokens)
-    baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), LazyStudent(ref), task, test,
-                                eval_cfg, progress)
-    from harness.verifiers.hf import pick_device
-
-    device = pick_device()
+    ident = student_ident(student.name, ref, settings)
     base_path = baseline_path(settings, ident, task.name, protocol)
+    baseline = load_or_evaluate(base_path, LazyStudent(ref), task, test,
+                                EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
     failed = StudentOutcome(student=student.name, status="failed", baseline=baseline.accuracy,
                             baseline_predictions=str(base_path))
     if audit.metrics.parse_failures.value == 1.0:
         return failed.model_copy(update={"failure": "the verifier produced no parseable verdict in the audit"})
-    model, processor = load_vlm(ref, device=device, dtype="float32" if device == "cpu" else student.dtype)
-    cfg = protocol.selfdpo
-    render = render_rubric(manifest.rubric_template or protocol.rubric_template)
-    try:
-        with make_backend(manifest) as backend:
-            result = self_dpo(model, processor, task, train, train[:cfg.probe_size], backend, render, cfg,
-                              student.name, work_dir, progress)
-    except FloatingPointError as err:
-        return failed.model_copy(update={"failure": f"NaN loss: {err}"})
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    if not any(r.pairs_admitted for r in result.rounds):
-        return failed.model_copy(update={"failure": "no preference pair passed the replay gate in any round",
-                                         "selfdpo": result})
-    post = evaluate(model, processor, task, test, eval_cfg, progress)
-    post_path = work_dir.parent / f"{student.name}.post.json"
-    atomic_write_text(post_path, post.model_dump_json())
-    delta = paired_delta([p.correct for p in baseline.predictions], [p.correct for p in post.predictions],
-                         seed=protocol.selfdpo.seed)
-    return StudentOutcome(student=student.name, status="succeeded", baseline=baseline.accuracy, post=post.accuracy,
-                          baseline_predictions=str(base_path), post_predictions=str(post_path), delta=delta,
-                          silent_regression=result.loss_fell and delta.ci_high < 0, selfdpo=result)
+    before = [p.correct for p in baseline.predictions]
+    jobs = [SeedJob(manifest=manifest, protocol=protocol, task=task_name, student=student.name, seed=seed,
+                    data_path=data_path, out=root / task_name / f"{student.name}.seed{seed}.json", baseline=before)
+            for seed in protocol.selfdpo.training_seeds()]
+    seeds = seed_runner.run(jobs, settings, progress)
+    outcome = aggregate(failed, seeds, before)
+    outcome = outcome.model_copy(update={"wall_seconds": round(time.perf_counter() - t0, 2)})
+    atomic_write_text(path, outcome.model_dump_json())
+    return outcome
+
+
+def aggregate(failed: StudentOutcome, seeds: list[SeedOutcome], before: list[bool]) -> StudentOutcome:
+    """The student's outcome from its seed runs: the seed mean with its CI over items and seeds
+    (:func:`harness.metrics.seed_delta`) when every seed succeeded,
+    else failed with the first failing seed's reason (a mean over the seeds that happened to succeed would be
+    biased towards verifiers whose bad runs crash)."""
+    bad = [s for s in seeds if s.status != "succeeded"]
+    if bad:
+        reason = "; ".join(f"seed {s.seed}: {s.failure}" for s in bad)
+        return failed.model_copy(update={"seeds": seeds, "failure": reason})
+    after = [[p["correct"] for p in read_json(Path(s.post_predictions))["predictions"]] for s in seeds]
+    delta = seed_delta([before], after)
+    drops = [s.selfdpo.loss_drop for s in seeds if s.selfdpo and s.selfdpo.loss_drop is not None]
+    loss_fell = bool(drops) and sum(drops) / len(drops) < 0
+    return failed.model_copy(update={"status": "succeeded", "seeds": seeds, "delta": delta, "loss_fell": loss_fell,
+                                     "silent_regression": loss_fell and delta.ci_high < 0})
 
 
 # Item counts of the production splits (hub dataset sizes), for planning without a download.

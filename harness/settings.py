@@ -6,6 +6,7 @@ change the environment before anything reads it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         description="Content-addressed store of shared work (frozen-student candidates, baselines, verdicts); "
                     "default: data_dir/artifacts. Point every worker at one shared folder to compute them once.",
     )
+    artifacts_readonly_dir: Path | None = Field(
+        default=None,
+        description="A read-only artifact store consulted before artifacts_dir: an artifact found there is used, "
+                    "a missing one is made and written to artifacts_dir. The docker executor mounts the shared store "
+                    "here, so a submission's container reuses shared work but cannot alter what others read.",
+    )
     hf_cache_dir: Path | None = Field(
         default=None,
         description="Where hub models and datasets are cached; default: the Hugging Face default.",
@@ -48,6 +55,28 @@ class Settings(BaseSettings):
         default=2.0, ge=0,
         description="How long the leaderboard trusts its list of protocols (the version of its cached rankings): "
                     "a new result appears on the pages within this time.",
+    )
+    endpoint_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="API-key variables a manifest's endpoint.api_key_env may name, each bound to the hosts its key "
+                    "may be sent to (exact names or '*.example.com'), as JSON: "
+                    '{"OPENAI_API_KEY": ["api.openai.com"]}. Any other variable is refused; default: none.',
+    )
+    endpoint_hosts: list[str] = Field(
+        default_factory=list,
+        description="If set (JSON list), the only hosts an endpoint verifier may be on (exact names or "
+                    "'*.example.com'); default: any host on a public address.",
+    )
+    allow_local_endpoints: bool = Field(
+        default=False,
+        description="Let endpoints be on loopback, private and link-local addresses (a vLLM server beside the "
+                    "worker). Applies to every job the process runs, queued ones included: leave off wherever "
+                    "others can submit.",
+    )
+    models_root: Path | None = Field(
+        default=None,
+        description="The only folder a submitted manifest's model.path may point into (a local verifier "
+                    "model); default: none, so submissions name hub ids.",
     )
     offline: bool = Field(
         default=False,
@@ -83,6 +112,19 @@ class Settings(BaseSettings):
     def artifacts(self) -> Path:
         """Where shared artifacts live: ``artifacts_dir`` when set, else ``data_dir/artifacts``."""
         return self.artifacts_dir or self.data_dir / "artifacts"
+
+    def cached(self, path: Path) -> Path:
+        """Where to look for the artifact ``path`` (a path under :attr:`artifacts`): its copy in
+        ``artifacts_readonly_dir`` when that store has one, else ``path`` itself (read there, or made and written
+        there on a miss)."""
+        if self.artifacts_readonly_dir is not None:
+            try:
+                shared = self.artifacts_readonly_dir / path.relative_to(self.artifacts)
+            except ValueError:
+                return path
+            if os.access(shared, os.R_OK):  # one this user cannot read is made again, in `artifacts`
+                return shared
+        return path
 
 
 def get_settings() -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,25 +21,68 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from harness.models.loading import DType, ModelRef
 
 MAX_MANIFEST_BYTES = 64 * 1024
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+MAX_NAME = 80
+# Free text may hold tabs and newlines, but no other control character (C0, DEL, C1) and no bidi control, which
+# would reorder how the text around it is shown.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Scripts written together in one language (Japanese, Korean) count as one script in a name.
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "CJK", "HANGUL": "CJK"}
+
+
+def _codepoint(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
+
+
+def _script(ch: str) -> str:
+    word = unicodedata.name(ch, "?").split()[0]  # "CYRILLIC SMALL LETTER A" -> CYRILLIC
+    return _SCRIPT_GROUPS.get(word, word)
 
 
 def _clean_line(value: str) -> str:
-    value = value.strip()
+    """The name rule (name, family, release, owner). Names are shown on a public site and group releases into
+    families, so a name that looks like another one must be the same string, or refused.
+
+    A name is NFKC-normalised (full-width and styled letters become the letters they imitate, a no-break space a
+    space) and stripped. It may then hold letters (and non-ASCII digits) of one script, with their combining marks
+    (CJK ideographs, kana and Hangul count as one script, which may mix with Latin: Unicode UTS #39's "highly
+    restrictive" level), ASCII digits, punctuation and space, and other symbols such as ✓. Refused, each named by
+    its codepoint (U+200B ...): control, format (zero-width, bidi), private-use, surrogate and unassigned
+    characters; non-ASCII spaces, punctuation and math or currency signs (U+2010 HYPHEN passes for '-'); letters
+    of a second script (Cyrillic U+0430 passes for Latin 'a').
+    """
+    value = unicodedata.normalize("NFKC", value).strip()
     if not value:  # min_length is checked before the strip: "   " would become an empty name
         raise ValueError("must not be blank")
-    if _CONTROL.search(value) or "\n" in value or "\r" in value:
-        raise ValueError("must be a single line without control or bidi-override characters")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"must have at most {MAX_NAME} characters once NFKC-normalised (has {len(value)})")
+    scripts: dict[str, str] = {}  # script -> its first character in the name
+    for ch in value:
+        kind = unicodedata.category(ch)
+        if kind == "Cc":
+            raise ValueError(f"must be a single line without control characters: {_codepoint(ch)} refused")
+        if kind == "Cf":
+            raise ValueError(f"must not contain invisible format (zero-width, bidi) characters: {_codepoint(ch)} "
+                             "refused")
+        if kind[0] == "C":
+            raise ValueError(f"must not contain private-use, surrogate or unassigned characters: {_codepoint(ch)} "
+                             "refused")
+        if kind[0] == "L" or (kind[0] == "N" and not ch.isascii()):
+            scripts.setdefault(_script(ch), ch)
+        elif not (ch.isascii() or kind[0] == "M" or kind == "So"):
+            raise ValueError(f"must not contain {_codepoint(ch)}: a name's spaces and punctuation are ASCII")
+    if len(scripts) > 1 and set(scripts) != {"LATIN", "CJK"}:  # Latin among CJK imitates nothing (UTS #39)
+        raise ValueError("must not mix letters of different scripts: "
+                         + ", ".join(f"{_codepoint(ch)} is {script}" for script, ch in scripts.items()))
     return value
 
 
 def _clean_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control or bidi-override characters")
+    if found := _CONTROL.search(value):
+        raise ValueError(f"must not contain control or bidi characters: {_codepoint(found.group())} refused")
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_clean_line)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_clean_line)]
 Text = Annotated[str, Field(max_length=4000), AfterValidator(_clean_text)]
 
 
@@ -55,7 +99,8 @@ class ManifestError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite or NaN price or rate is no measurement, and PostgreSQL's JSON refuses it.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Generation(_Strict):
@@ -96,7 +141,7 @@ class CostBasis(_Strict):
     """Prices used to turn usage into dollars; stored with every result so old rows never change."""
 
     kind: Literal["gpu", "api", "none"] = Field(description="gpu: $/GPU-hour; api: $/1M tokens; none: free.")
-    gpu_type: str | None = Field(default=None, max_length=80, description="e.g. 'H100-80GB'.")
+    gpu_type: Name | None = Field(default=None, description="e.g. 'H100-80GB'.")
     usd_per_gpu_hour: float | None = Field(default=None, ge=0)
     usd_per_1m_input_tokens: float | None = Field(default=None, ge=0)
     usd_per_1m_output_tokens: float | None = Field(default=None, ge=0)
@@ -129,7 +174,8 @@ class Manifest(_Strict):
         default=None, description="Jinja2 rubric prompt with {{ question }} and {{ candidate }}; "
         "default: the protocol's task-agnostic rubric.",
     )
-    parameters: int | None = Field(default=None, ge=0, description="Parameter count of the verifier.")
+    parameters: int | None = Field(default=None, ge=0, le=2**63 - 1,
+                                   description="Parameter count of the verifier (a 64-bit integer column).")
     cost: CostBasis
     owner: Name
     notes: Text = ""
@@ -189,11 +235,47 @@ def parse_manifest(data: Any, source: str = "<manifest>") -> Manifest:
         raise ManifestError(f"{source}: invalid manifest\n{lines}", fields) from None
 
 
+MAX_YAML_DEPTH = 16  # a manifest nests 3 deep
+MAX_YAML_INT_DIGITS = 40
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` bounded for hostile text (an API body is one), so that every bad manifest is a
+    ``yaml.YAMLError`` with its line, never a crash: deep nesting recurses past Python's limit (after seconds of
+    parsing), an alias can stand for billions of nodes (a manifest needs none), and ``int()`` of 4,300+ digits
+    raises ValueError."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a manifest",
+                                              event.start_mark)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                              event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_int(self, node):
+        if len(node.value) > MAX_YAML_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"an integer of {len(node.value)} digits is too "
+                                                    f"long (at most {MAX_YAML_INT_DIGITS})", node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_ManifestLoader.add_constructor("tag:yaml.org,2002:int", _ManifestLoader.construct_yaml_int)
+
+
 def load_manifest_text(text: str, source: str = "<manifest>") -> Manifest:
     if len(text.encode()) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"{source}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ManifestLoader)  # a SafeLoader: builds plain data only
     except yaml.YAMLError as err:
         raise ManifestError(f"{source}: not valid YAML: {err}") from None
     return parse_manifest(data, source)

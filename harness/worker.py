@@ -9,8 +9,10 @@ worker that lost its job (lease expired, cancelled) can never overwrite what ano
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -20,18 +22,30 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from harness.executors import Executor, ExecutorError, get_executor
+from harness import cancel
+from harness.executors import Executor, get_executor
+from harness.publish import redact
 from harness.settings import Settings
 from harness.store import queue
 from harness.store.db import session_scope
 from harness.store.ingest import ResultConflict, ingest
 from harness.store.queue import LeaseLost
+from harness.submission import ManifestError
 
 logger = logging.getLogger(__name__)
 
 
+_SALT = secrets.token_bytes(16)
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This worker process's id in the queue: ``worker-`` and 12 hex digits of a salted hash of ``hostname:pid``.
+
+    The submissions table is public and shows which worker ran a job, so the id names no host and no pid (and the
+    per-process salt keeps them from being guessed back from it); it is the same on every call in one process, as
+    the queue's lease compares it. :func:`run_worker` logs which host and pid an id stands for."""
+    digest = hashlib.sha256(_SALT + f"{socket.gethostname()}:{os.getpid()}".encode()).hexdigest()
+    return f"worker-{digest[:12]}"
 
 
 @dataclass
@@ -54,7 +68,9 @@ class Heartbeat:
                 queue.heartbeat(self.engine, self.submission_id, self.worker, self.lease_seconds)
             except LeaseLost:
                 self.lost = True
-                logger.warning("submission %d: lease lost (cancelled or taken over)", self.submission_id)
+                logger.warning("submission %d: lease lost (cancelled or taken over); stopping its work",
+                               self.submission_id)
+                cancel.cancel(f"submission {self.submission_id}: lease lost (cancelled or taken over)")
                 return
             except Exception:  # a database blip: keep trying until the lease runs out
                 logger.exception("heartbeat failed")
@@ -75,11 +91,21 @@ def process_one(engine: Engine, settings: Settings, executor: Executor, worker: 
     if job is None:
         return None
     logger.info("submission %d (%s): attempt %d on %s", job.id, job.manifest.get("name"), job.attempts, worker)
-    with Heartbeat(engine, job.id, worker, lease_seconds) as beat:
+    try:
+        manifest = _admitted(job.manifest, settings)
+    except ManifestError as err:  # written into the queue past the API's checks, or the policy changed since
+        reason = "refused: " + "; ".join(f"{f}: {p}" for f, p in err.fields) if err.fields else str(err)
+        logger.error("submission %d %s", job.id, reason)
+        _finish_failed(engine, job.id, worker, reason)
+        return job.id
+    with cancel.job_scope(), Heartbeat(engine, job.id, worker, lease_seconds) as beat:
         try:
-            outcome = executor.run(job.manifest, job.protocol, settings)
-        except (ExecutorError, FloatingPointError, ValueError, RuntimeError, OSError) as err:
-            reason = f"{type(err).__name__}: {err}"
+            outcome = executor.run(manifest, job.protocol, settings)
+        except cancel.Cancelled as err:
+            logger.warning("submission %d: stopped (%s); nothing stored", job.id, err)
+            return job.id
+        except Exception as err:  # any failure inside a job is that job's, never the worker's
+            reason = redact(f"{type(err).__name__}: {_first_line(err)}", settings)  # public: no host paths
             logger.error("submission %d failed: %s\n%s", job.id, reason, traceback.format_exc())
             _finish_failed(engine, job.id, worker, reason)
             return job.id
@@ -104,6 +130,22 @@ def process_one(engine: Engine, settings: Settings, executor: Executor, worker: 
     return job.id
 
 
+def _first_line(err: BaseException, limit: int = 500) -> str:
+    """An exception's message for a public failure reason: its first line, cut (no traceback, no dump)."""
+    text = str(err).strip().splitlines()
+    return text[0][:limit] if text else ""
+
+
+def _admitted(manifest: dict, settings: Settings) -> dict:
+    """The job's manifest, validated again and held to the operator's policy (:mod:`harness.admission`)."""
+    from harness.admission import admit, admitted_path
+    from harness.submission import parse_manifest
+
+    parsed = parse_manifest(manifest, "queued manifest")
+    admit(parsed, settings, "queued manifest")
+    return admitted_path(parsed, settings).model_dump(mode="json")
+
+
 def _finish_failed(engine: Engine, job_id: int, worker: str, reason: str) -> None:
     try:
         queue.fail(engine, job_id, worker, reason)
@@ -116,9 +158,21 @@ def run_worker(engine: Engine, settings: Settings, executor_name: str = "local",
     """Process jobs until the queue is empty (``once``) or forever; returns how many were processed."""
     executor = get_executor(executor_name)
     worker = worker_name()
+    logger.info("worker %s is pid %d on %s", worker, os.getpid(), socket.gethostname())
     done = 0
+    backoff, failures = 0.0, 0
     while max_jobs is None or done < max_jobs:
-        job_id = process_one(engine, settings, executor, worker, lease_seconds)
+        try:
+            job_id = process_one(engine, settings, executor, worker, lease_seconds)
+        except SQLAlchemyError as err:  # locked or unreachable: wait it out; a claimed job's lease lapses
+            failures += 1
+            if once and failures > 5:
+                raise
+            backoff = min(max(2 * backoff, poll_seconds / 4, 0.5), 60.0)
+            logger.warning("database unavailable (%s); retrying in %.1f s", _first_line(err, 200), backoff)
+            time.sleep(backoff)
+            continue
+        backoff, failures = 0.0, 0
         if job_id is None:
             if once:
                 break

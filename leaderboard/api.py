@@ -25,7 +25,8 @@ router = APIRouter(prefix="/api")
 
 # The tables anyone may read in full (the api_tokens table is never served).
 PUBLIC_TABLES = {t.__tablename__: t for t in (schema.Family, schema.Release, schema.Submission, schema.RunDocument,
-                                                schema.AuditRow, schema.StudentRow, schema.TrainingPoint,
+                                                schema.AuditRow, schema.StudentRow, schema.SeedRow,
+                                                schema.TrainingPoint,
                                                 schema.VerdictRow, schema.PredictionRow)}
 
 
@@ -165,21 +166,26 @@ def get_document(store: Store, sid: SubmissionId):
     return JSONResponse(doc)
 
 
-@router.get("/submissions/{sid}/training", summary="DPO loss per step, per task and student")
-def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, list[tuple[int, float]]]]:
+@router.get("/submissions/{sid}/training", summary="DPO loss per step, per task, student and training seed",
+            description="`{task: {student: {seed: [[step, loss], ...]}}}`: each training seed is its own self-DPO "
+                        "run from the frozen student, with its own steps.")
+def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[int, list[tuple[int, float]]]]]:
     with store.session() as session:
         curves = queries.training(session, sid)
-    out: dict[str, dict[str, list]] = {}
-    for (task, student), points in curves.items():
-        out.setdefault(task, {})[student] = points
+    out: dict[str, dict[str, dict[int, list]]] = {}
+    for (task, student), by_seed in curves.items():
+        out.setdefault(task, {})[student] = by_seed
     return out
 
 
-@router.get("/submissions/{sid}/{kind}.{fmt}", summary="Per-item rows: audit verdicts or eval predictions",
-            description="`kind`: verdicts (one row per audit judgment) or predictions (one row per eval answer, "
-                        "phase baseline or post); `fmt`: csv, parquet or json.",
+@router.get("/submissions/{sid}/{kind}.{fmt}",
+            summary="Per-item rows (audit verdicts, eval predictions) or per-seed results",
+            description="`kind`: verdicts (one row per audit judgment), predictions (one row per eval answer, "
+                        "phase baseline (seed 0) or post (its training seed)) or seeds (one row per student and "
+                        "training seed: its post, delta and item-only 95% CI, McNemar p, whether the loss fell); "
+                        "`fmt`: csv, parquet or json.",
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
-def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions"],
+def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions", "seeds"],
               fmt: Literal["csv", "parquet", "json"]):
     with store.session() as session:
         if session.get(schema.Submission, sid) is None:
@@ -224,6 +230,12 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+async def _body(request: Request) -> bytes:
+    """The request body, read on the event loop (the handler itself runs in a thread); the Hardening middleware
+    bounds its size."""
+    return await request.body()
+
+
 def _rejected(detail: str, errors: list[tuple[str, str]]) -> JSONResponse:
     return JSONResponse(ManifestRejected(detail=detail, errors=[{"field": f, "message": m} for f, m in errors])
                         .model_dump(), status_code=422)
@@ -236,7 +248,12 @@ def _rejected(detail: str, errors: list[tuple[str, str]]) -> JSONResponse:
                          "(the existing id); 401: no valid token; 413: body too large; 422: invalid manifest, "
                          "each bad field named. Nothing is stored unless the manifest is valid.",
              responses={200: {"model": Queued}, 401: {}, 413: {}, 422: {"model": ManifestRejected}})
-async def post_submission(request: Request, store: Store, profile: str = "production"):
+def post_submission(request: Request, store: Store, body: Annotated[bytes, Depends(_body)],
+                    profile: str = "production"):
+    """A plain ``def``: FastAPI runs it in its thread pool, because everything here blocks (the token check and
+    the write wait on the database, parsing a 64 KB YAML body can take a second). On the event loop, one request
+    waiting on a locked store would stall every other request, /healthz included."""
+    from harness.admission import admit
     from harness.protocol import PROFILES, get_protocol
     from harness.store.queue import ProtocolKey, submit
     from harness.store.tokens import verify_token
@@ -246,7 +263,6 @@ async def post_submission(request: Request, store: Store, profile: str = "produc
     if who is None:
         return JSONResponse({"detail": "a valid bearer token is required to submit"}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
-    body = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if kind == "application/json":
@@ -254,12 +270,15 @@ async def post_submission(request: Request, store: Store, profile: str = "produc
                 data = json.loads(body)
             except (ValueError, UnicodeDecodeError) as err:
                 return _rejected(f"body is not valid JSON: {err}", [("(body)", "not valid JSON")])
+            except RecursionError:  # the C decoder's limit, reached within microseconds
+                return _rejected("body is not valid JSON: nested too deeply", [("(body)", "nested too deeply")])
             manifest = parse_manifest(data, "request body")
         elif kind in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
             manifest = load_manifest_text(body.decode("utf-8", errors="replace"), "request body")
         else:
             return JSONResponse({"detail": f"unsupported content type {kind!r}: send application/json or "
                                            "application/yaml"}, status_code=415)
+        admit(manifest, request.app.state.settings, "request body")  # the operator's policy (harness.admission)
     except ManifestError as err:
         return _rejected(str(err), err.fields or [("(body)", str(err))])
     if profile not in PROFILES:  # named profiles only: get_protocol would also read a JSON file path

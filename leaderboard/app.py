@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 
 from harness.settings import Settings, get_settings
-from harness.store.schema import StudentRow
 from leaderboard import pages, plots, queries
 from leaderboard.api import router as api_router
 from leaderboard.links import ServerLinks
@@ -27,7 +26,7 @@ from leaderboard.pages import BadRequest, HomeQuery
 from leaderboard.ranking import Filters
 from leaderboard.render import STATIC, render
 from leaderboard.store import ReadStore
-from leaderboard.views import OptionalId, Page, SubmissionId
+from leaderboard.views import OptionalId, Page, SeedResult, StudentDetail, SubmissionId
 
 logger = logging.getLogger(__name__)
 SVG = "image/svg+xml"
@@ -176,17 +175,28 @@ def _plot_routes(app: FastAPI) -> None:
             raise HTTPException(404, f"no training of {student!r} on {task!r} in submission {sid}")
         return Response(svg, media_type=SVG, headers=SVG_HEADERS)
 
+    @app.get("/plots/seeds/{sid}.svg", include_in_schema=False)
+    def seeds_plot(sid: SubmissionId, task: str):
+        with store.session() as session:
+            students = queries.student_details(session, sid, task).get(task)
+        if not students:
+            raise HTTPException(404, f"no student results on {task!r} in submission {sid}")
+        return Response(plots.seed_deltas(students, task), media_type=SVG, headers=SVG_HEADERS)
+
 
 def training_svg(session, sid: int, task: str, student: str) -> bytes | None:
-    row = session.scalar(select(StudentRow).where(StudentRow.submission_id == sid, StudentRow.task == task,
-                                                  StudentRow.student == student))
-    if row is None:
+    found = queries.student_details(session, sid, task, student).get(task)
+    if not found:
         return None
-    curve = queries.training(session, sid, task, student).get((task, student), [])
-    return training_chart(curve, row, task)
+    curves = queries.training(session, sid, task, student).get((task, student), {})
+    return training_chart(curves, found[0], task)
 
 
-def training_chart(curve, student_row, task: str) -> bytes:
-    """One student's training chart from its result row (a StudentRow or a StudentDetail: same fields)."""
-    s = student_row
-    return plots.training(curve, s.rounds, s.baseline, s.post, f"{s.student} on {task}")
+def training_chart(curves: dict[int, list[tuple[int, float]]], student: StudentDetail, task: str) -> bytes:
+    """One student's training chart, one line per training seed, from its detail (every seed's rounds and post)."""
+    s = student
+    runs = s.seed_results or [SeedResult(seed=0, status=s.status, failure=s.failure, post=s.post, delta=s.delta,
+                                         delta_ci_low=None, delta_ci_high=None, mcnemar_p=None, loss_fell=None,
+                                         rounds=s.rounds)]
+    return plots.training(curves, {r.seed: r.rounds for r in runs}, s.baseline, s.post, f"{s.student} on {task}",
+                          seed_posts={r.seed: r.post for r in runs})

@@ -46,6 +46,9 @@ class ServerLinks:
     def training_plot(self, sid: int, task: str, student: str) -> str:
         return self._q(f"/plots/training/{int(sid)}.svg", {"task": task, "student": student})
 
+    def seeds_plot(self, sid: int, task: str) -> str:
+        return self._q(f"/plots/seeds/{int(sid)}.svg", {"task": task})
+
     def static(self, path: str) -> str:
         return f"/static/{path}"
 
@@ -93,6 +96,9 @@ class StaticLinks:
 
     def training_plot(self, sid: int, task: str, student: str) -> str:
         return f"{self.root}plots/training-{int(sid)}-{_safe(task)}-{_safe(student)}.svg"
+
+    def seeds_plot(self, sid: int, task: str) -> str:
+        return f"{self.root}plots/seeds-{int(sid)}-{_safe(task)}.svg"
 
     def static(self, path: str) -> str:
         return f"{self.root}static/{path}"

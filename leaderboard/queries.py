@@ -8,6 +8,7 @@ time), so a page over thousands of releases stays a handful of indexed queries.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from harness.store.schema import (
     PredictionRow,
     Release,
     RunDocument,
+    SeedRow,
     StudentRow,
     Submission,
     TrainingPoint,
@@ -29,6 +31,7 @@ from leaderboard.ranking import Scored, official_ranks, pareto_flags
 from leaderboard.views import (
     LeaderboardRow,
     ReleaseHistoryEntry,
+    SeedResult,
     StudentCell,
     StudentDetail,
     SubmissionDetail,
@@ -94,7 +97,8 @@ def _task_key(task: str) -> tuple:
 def _students(session: Session, task: str, ids) -> dict[int, list]:
     cols = (StudentRow.submission_id, StudentRow.student, StudentRow.status, StudentRow.n, StudentRow.baseline,
             StudentRow.post, StudentRow.delta, StudentRow.delta_ci_low, StudentRow.delta_ci_high,
-            StudentRow.mcnemar_p, StudentRow.silent_regression)
+            StudentRow.mcnemar_p, StudentRow.silent_regression, StudentRow.seeds, StudentRow.seed_sd,
+            StudentRow.seed_deltas, StudentRow.loss_fell)
     out: dict[int, list] = defaultdict(list)
     for row in session.execute(select(*cols).where(StudentRow.task == task, StudentRow.submission_id.in_(ids))
                                .order_by(StudentRow.submission_id, StudentRow.student)):
@@ -102,11 +106,25 @@ def _students(session: Session, task: str, ids) -> dict[int, list]:
     return out
 
 
+def _finite(x: float | None) -> float | None:
+    """A stored number as the API serves it: NaN and infinities (which strict JSON cannot hold) become None."""
+    return x if x is None or math.isfinite(x) else None
+
+
+def _seed_deltas(row) -> list[float | None]:
+    """The per-seed deltas of a student row; a single-seed (schema-1) row has its one delta as the only one."""
+    if row.seed_deltas is not None:
+        return [_finite(d) for d in row.seed_deltas]
+    return [_finite(row.delta)] if row.delta is not None and (row.seeds or 1) == 1 else []
+
+
 def _cell(row, gate: dict) -> StudentCell:
     g = gate.get(row.student) or {}
-    return StudentCell(student=row.student, status=row.status, gate=g.get("verdict"), baseline=row.baseline,
-                       gate_baseline=g.get("baseline"), n=row.n, post=row.post, delta=row.delta,
-                       delta_ci_low=row.delta_ci_low, delta_ci_high=row.delta_ci_high, mcnemar_p=row.mcnemar_p,
+    return StudentCell(student=row.student, status=row.status, gate=g.get("verdict"), baseline=_finite(row.baseline),
+                       gate_baseline=g.get("baseline"), n=row.n, post=_finite(row.post), delta=_finite(row.delta),
+                       delta_ci_low=_finite(row.delta_ci_low), delta_ci_high=_finite(row.delta_ci_high),
+                       mcnemar_p=_finite(row.mcnemar_p), seeds=row.seeds if row.seeds is not None else 1,
+                       seed_sd=_finite(row.seed_sd), seed_deltas=_seed_deltas(row), loss_fell=row.loss_fell,
                        silent_regression=row.silent_regression)
 
 
@@ -171,7 +189,7 @@ def document(session: Session, submission_id: int) -> dict | None:
 
 def _history(session: Session, sub: Submission, family_id: int) -> list[ReleaseHistoryEntry]:
     """Every release of the family under the same protocol, oldest first, regressions against the previous one."""
-    from harness.compare import rubric_diff, verdicts
+    from harness.compare import rubric_comparison, verdicts
 
     query = (select(Submission.id, Release.release, Submission.finished_at)
              .join(Release, Release.id == Submission.release_id)
@@ -189,8 +207,9 @@ def _history(session: Session, sub: Submission, family_id: int) -> list[ReleaseH
         regressed = {}
         for task in rubric:
             if prev_id is not None:
-                diff = rubric_diff(verdicts(session, prev_id, task), verdicts(session, sid, task))
-                regressed[task] = bool(diff and diff.difference < 0 and diff.mcnemar_p < 0.05)
+                diff = rubric_comparison(verdicts(session, prev_id, task), verdicts(session, sid, task),
+                                         resamples=200)  # only the test decides here; the CI is not shown
+                regressed[task] = bool(diff and diff.b_worse(0.05))
         entries.append(ReleaseHistoryEntry(submission_id=sid, release=release, finished_at=finished, rubric=rubric,
                                            regressed=regressed, previous_id=prev_id))
         prev_id = sid
@@ -209,43 +228,82 @@ def submission_detail(session: Session, submission_id: int) -> SubmissionDetail 
               for a in session.scalars(select(AuditRow).where(AuditRow.submission_id == sub.id)
                                        .order_by(AuditRow.task))]
     audits.sort(key=lambda a: _task_key(a.task))
-    gates = {a.task: a.gate for a in audits}
-    students: dict[str, list[StudentDetail]] = defaultdict(list)
-    for s in session.scalars(select(StudentRow).where(StudentRow.submission_id == sub.id)
-                             .order_by(StudentRow.task, StudentRow.student)):
-        cell = _cell(s, gates.get(s.task) or {})
-        students[s.task].append(StudentDetail(**cell.model_dump(), rounds=s.rounds, failure=s.failure))
+    students = student_details(session, sub.id, gates={a.task: a.gate for a in audits})
     history = _history(session, sub, family.id) if sub.status == "succeeded" else []
     return SubmissionDetail(submission=_summary(sub, release, family), manifest=sub.manifest,
-                            protocol_digest=sub.protocol_digest, audits=audits, students=dict(students),
+                            protocol_digest=sub.protocol_digest, audits=audits, students=students,
                             history=history)
 
 
+def _seed_result(row) -> SeedResult:
+    return SeedResult(seed=row.seed, status=row.status, failure=row.failure, post=_finite(row.post),
+                      delta=_finite(row.delta), delta_ci_low=_finite(row.delta_ci_low),
+                      delta_ci_high=_finite(row.delta_ci_high), mcnemar_p=_finite(row.mcnemar_p),
+                      loss_fell=row.loss_fell, rounds=row.rounds or [])
+
+
+def student_details(session: Session, submission_id: int, task: str | None = None, student: str | None = None,
+                    gates: dict[str, dict] | None = None) -> dict[str, list[StudentDetail]]:
+    """Task -> each student's outcome with its training seeds, optionally of one task and student only.
+
+    A row stored before training seeds existed (no seed rows) shows as its one run, seed 0."""
+    def where(table, query):
+        query = query.where(table.submission_id == submission_id)
+        if task is not None:
+            query = query.where(table.task == task)
+        return query.where(table.student == student) if student is not None else query
+
+    if gates is None:
+        query = select(AuditRow.task, AuditRow.gate).where(AuditRow.submission_id == submission_id)
+        gates = dict(session.execute(query if task is None else query.where(AuditRow.task == task)).all())
+    seeds: dict[tuple[str, str], list[SeedResult]] = defaultdict(list)
+    for row in session.scalars(where(SeedRow, select(SeedRow)).order_by(SeedRow.task, SeedRow.student,
+                                                                         SeedRow.seed)):
+        seeds[(row.task, row.student)].append(_seed_result(row))
+    out: dict[str, list[StudentDetail]] = defaultdict(list)
+    for s in session.scalars(where(StudentRow, select(StudentRow)).order_by(StudentRow.task, StudentRow.student)):
+        cell = _cell(s, gates.get(s.task) or {})
+        runs = seeds.get((s.task, s.student))
+        if runs is None and cell.seeds == 1:  # a schema-1 row ingested before the seed table existed
+            runs = [SeedResult(seed=0, status=s.status, failure=s.failure, post=cell.post, delta=cell.delta,
+                               delta_ci_low=cell.delta_ci_low, delta_ci_high=cell.delta_ci_high,
+                               mcnemar_p=cell.mcnemar_p, loss_fell=s.loss_fell, rounds=s.rounds or [])]
+        out[s.task].append(StudentDetail(**cell.model_dump(), rounds=s.rounds, failure=s.failure,
+                                         seed_results=runs or []))
+    return dict(out)
+
+
 def training(session: Session, submission_id: int, task: str | None = None,
-             student: str | None = None) -> dict[tuple[str, str], list[tuple[int, float]]]:
-    """(task, student) -> [(step, DPO loss), ...], optionally of one task and student only."""
-    out: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-    query = (select(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step, TrainingPoint.loss)
+             student: str | None = None) -> dict[tuple[str, str], dict[int, list[tuple[int, float]]]]:
+    """(task, student) -> {training seed: [(step, DPO loss), ...]}, optionally of one task and student only."""
+    out: dict[tuple[str, str], dict[int, list[tuple[int, float]]]] = defaultdict(dict)
+    query = (select(TrainingPoint.task, TrainingPoint.student, TrainingPoint.seed, TrainingPoint.step,
+                    TrainingPoint.loss)
              .where(TrainingPoint.submission_id == submission_id)
-             .order_by(TrainingPoint.task, TrainingPoint.student, TrainingPoint.step))
+             .order_by(TrainingPoint.task, TrainingPoint.student, TrainingPoint.seed, TrainingPoint.step))
     if task is not None:
         query = query.where(TrainingPoint.task == task)
     if student is not None:
         query = query.where(TrainingPoint.student == student)
-    for task, student, step, loss in session.execute(query):
-        out[(task, student)].append((step, loss))
+    for task, student, seed, step, loss in session.execute(query):
+        out[(task, student)].setdefault(seed, []).append((step, loss))
     return dict(out)
 
 
+# Per-item (and per-seed) downloads of a submission. New columns go at the end: a download's columns keep their
+# positions across versions.
 ITEM_TABLES = {
     "verdicts": (VerdictRow, ("task", "student", "item_id", "candidate", "response", "truth", "score", "verdict",
                               "agrees", "raw", "parse_error")),
-    "predictions": (PredictionRow, ("task", "student", "phase", "item_id", "response", "parsed", "correct")),
+    "predictions": (PredictionRow, ("task", "student", "phase", "item_id", "response", "parsed", "correct",
+                                    "seed")),
+    "seeds": (SeedRow, ("task", "student", "seed", "status", "failure", "post", "delta", "delta_ci_low",
+                        "delta_ci_high", "mcnemar_p", "loss_fell")),
 }
 
 
 def item_rows(session: Session, submission_id: int, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
-    """(columns, rows) of a submission's per-item audit verdicts or eval predictions."""
+    """(columns, rows) of a submission's per-item audit verdicts or eval predictions, or its per-seed results."""
     table, columns = ITEM_TABLES[kind]
     query = (select(*(getattr(table, c) for c in columns)).where(table.submission_id == submission_id)
              .order_by(table.id))

@@ -2,8 +2,8 @@
 
 The pages are the served pages (same templates, same page functions) with file links instead of URLs:
 every task tab, every column sort in both directions, every submission, every compare link of a release
-history, every chart as SVG, and the data (leaderboard CSV/JSON, per-item CSV/Parquet, result documents).
-Filtering needs a server and is left out of the export.
+history, every chart as SVG, and the data (leaderboard CSV/JSON, per-item and per-seed CSV/Parquet, result
+documents). Filtering needs a server and is left out of the export.
 """
 
 from __future__ import annotations
@@ -95,15 +95,17 @@ def _export_submissions(store, out, protocol, first, counts, page, progress) -> 
             doc = queries.document(session, s.id)
             if doc is not None:
                 _write(out / f"api/submissions/{s.id}/document.json", json.dumps(doc))
-            for kind in ("verdicts", "predictions"):
+            for kind in ("verdicts", "predictions", "seeds"):
                 columns, rows = queries.item_rows(session, s.id, kind)
                 _write(out / f"api/submissions/{s.id}/{kind}.csv", to_csv(columns, rows))
                 _write(out / f"api/submissions/{s.id}/{kind}.parquet", to_parquet(columns, rows))
                 counts["data"] += 2
             curves = queries.training(session, s.id)  # every curve of the submission in one query
             for task, cells in detail.students.items():
+                _write(out / f"plots/seeds-{s.id}-{safe_segment(task)}.svg", plots.seed_deltas(cells, task))
+                counts["plots"] += 1
                 for cell in cells:
-                    svg = training_chart(curves.get((task, cell.student), []), cell, task)
+                    svg = training_chart(curves.get((task, cell.student), {}), cell, task)
                     _write(out / f"plots/training-{s.id}-{safe_segment(task)}-{safe_segment(cell.student)}.svg", svg)
                     counts["plots"] += 1
             if progress is not None:

@@ -24,20 +24,37 @@ Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1
 
 
 class StudentCell(BaseModel):
-    """One student's outcome under one verifier on one task."""
+    """One student's outcome under one verifier on one task: the mean of its training seeds (each seed a self-DPO
+    run from the same frozen student), with a CI that covers the test items and the training seeds."""
 
     student: str
     status: str
     gate: Literal["above", "below"] | None = Field(description="Rubric accuracy vs this student's frozen baseline.")
     baseline: float | None = Field(description="The student's frozen exact-match accuracy (test split).")
     gate_baseline: float | None = Field(description="The baseline the gate compared with (audit candidates).")
-    n: int
-    post: float | None
-    delta: float | None = Field(description="Post - baseline exact-match accuracy (test split).")
-    delta_ci_low: float | None
-    delta_ci_high: float | None
-    mcnemar_p: float | None
-    silent_regression: bool = Field(description="DPO loss fell while accuracy fell with its CI below 0.")
+    n: int = Field(description="Test items behind baseline, post and delta (each seed is evaluated on all of them).")
+    post: float | None = Field(description="Post-DPO exact-match accuracy (test split), mean over training seeds.")
+    delta: float | None = Field(description="Post - baseline exact-match accuracy (test split), mean over training "
+                                            "seeds.")
+    delta_ci_low: float | None = Field(description="95% CI of delta, lower end: a crossed random-effects t interval "
+                                                   "covering the test items AND the training seeds (items only when "
+                                                   "seeds = 1).")
+    delta_ci_high: float | None = Field(description="95% CI of delta, upper end: a crossed random-effects t interval "
+                                                    "covering the test items AND the training seeds (items only when "
+                                                    "seeds = 1).")
+    mcnemar_p: float | None = Field(description="Exact McNemar p of a single training run (results with one seed "
+                                                "only); null when delta is a mean over seeds.")
+    seeds: int = Field(default=1, description="Training seeds behind post and delta (self-DPO runs from the same "
+                                              "frozen student); 1 for results measured before training seeds.")
+    seed_sd: float | None = Field(default=None, description="Sample SD (ddof=1) of the per-seed deltas: the "
+                                                            "spread from training alone; null with one seed.")
+    seed_deltas: list[float | None] = Field(default_factory=list, description=(
+        "Each training seed's post - baseline, in seed order (their mean is delta; each alone has an item-only "
+        "CI, see the submission's seed results). One entry for a single-seed result; empty when a seed failed "
+        "(the student then has no seed mean)."))
+    loss_fell: bool | None = Field(default=None, description="The seed-mean DPO loss fell (null: not recorded).")
+    silent_regression: bool = Field(description="DPO loss fell while accuracy fell with its CI (items and seeds) "
+                                                "below 0.")
 
 
 class LeaderboardRow(BaseModel):
@@ -111,9 +128,28 @@ class TaskAudit(BaseModel):
     provenance: dict[str, Any]
 
 
-class StudentDetail(StudentCell):
-    rounds: list[dict[str, Any]]
+class SeedResult(BaseModel):
+    """One training seed's self-DPO run of a student (stage 2 + its post-DPO evaluation)."""
+
+    seed: int
+    status: str
     failure: str | None
+    post: float | None = Field(description="This seed's post-DPO exact-match accuracy (test split).")
+    delta: float | None = Field(description="This seed's post - baseline exact-match accuracy.")
+    delta_ci_low: float | None = Field(description="95% paired bootstrap CI of this seed's delta, over the test "
+                                                   "items only (one training run).")
+    delta_ci_high: float | None = Field(description="Upper end of this seed's item-only 95% CI.")
+    mcnemar_p: float | None = Field(description="Exact McNemar p of this run against the baseline.")
+    loss_fell: bool | None = Field(description="This run's DPO loss fell (last quarter of steps below the first).")
+    rounds: list[dict[str, Any]] = Field(description="This run's per-round diagnostics.")
+
+
+class StudentDetail(StudentCell):
+    rounds: list[dict[str, Any]] = Field(description="The first training seed's per-round diagnostics (every "
+                                                     "seed's: seed_results).")
+    failure: str | None
+    seed_results: list[SeedResult] = Field(default_factory=list, description="One entry per training seed, in "
+                                           "seed order.")
 
 
 class ReleaseHistoryEntry(BaseModel):
@@ -121,8 +157,12 @@ class ReleaseHistoryEntry(BaseModel):
     release: str
     finished_at: datetime | None
     rubric: dict[str, float] = Field(description="Task -> rubric accuracy.")
-    regressed: dict[str, bool] = Field(description="Task -> rubric accuracy significantly below the previous "
-                                                   "release's (exact McNemar on shared judgments, p < 0.05).")
+    regressed: dict[str, bool] = Field(description="Task -> rubric agreement significantly below the previous "
+                                                   "release's on that task: all-K judgments, clustered McNemar test "
+                                                   "with items as clusters, one-sided p (B lower) < 0.05. This is "
+                                                   "the task's rubric test alone, one test, so uncorrected; `ladder "
+                                                   "compare` gates on every task's rubric and student tests "
+                                                   "together, Holm-corrected to a family-wise 0.05.")
     previous_id: int | None
 
 

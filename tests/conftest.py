@@ -53,7 +53,8 @@ def demo_data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_ladder(demo_data_dir):
-    """The whole demo ladder (4 verifiers x 2 students, the real demo protocol, ~6 min): {stem: (manifest, result)}.
+    """The whole demo ladder (4 verifiers x 2 students x the demo's training seeds, the real demo protocol, what
+    `make demo` runs, one seed run per CPU core at a time): {stem: (manifest, result)}.
 
     Run once per session; the findings test and the browser test of the leaderboard share it.
     """
@@ -69,7 +70,7 @@ def demo_ladder(demo_data_dir):
     out = {}
     for path in sorted(Path("submissions/demo").glob("*.yaml")):
         manifest = load_manifest(path)
-        out[path.stem] = (manifest, run_protocol(manifest, protocol, settings))
+        out[path.stem] = (manifest, run_protocol(manifest, protocol, settings, jobs=os.cpu_count() or 1))
     return out
 
 
@@ -84,7 +85,7 @@ def demo_settings(demo_data_dir, monkeypatch):
 
 @pytest.fixture
 def small_profile(tmp_path) -> str:
-    """A demo protocol cut down to seconds (20 audit items, 2 rounds of 24 prompts), saved as JSON.
+    """A demo protocol cut down to seconds (20 audit items, 2 rounds of 24 prompts, 2 training seeds), saved as JSON.
 
     For plumbing (queue, store, worker, compare): its dozen DPO steps cannot separate two verifiers'
     students from training noise, so it trains at the production learning rate (2e-5), where the tiny
@@ -97,7 +98,7 @@ def small_profile(tmp_path) -> str:
     small = demo.model_copy(update={
         "audit": AuditConfig(size=20, k=4, max_new_tokens=4),
         "selfdpo": demo.selfdpo.model_copy(update={"rounds": 2, "prompts_per_round": 24, "k": 4, "probe_size": 10,
-                                                   "learning_rate": SelfDPOConfig().learning_rate}),
+                                                   "learning_rate": SelfDPOConfig().learning_rate, "seeds": 2}),
     })
     path = tmp_path / "small-protocol.json"
     path.write_text(small.model_dump_json())

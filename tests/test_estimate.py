@@ -81,12 +81,55 @@ def test_ladder_estimates_grow_with_the_verifier_and_price_the_hours():
     assert by_size == sorted(by_size) and by_size[0] < by_size[-1]
 
 
+def _one_seed(protocol):
+    return protocol.model_copy(update={"selfdpo": protocol.selfdpo.model_copy(update={"seeds": 1})})
+
+
+def test_selfdpo_and_post_eval_scale_with_the_training_seeds_and_the_audit_does_not():
+    """Production trains each student with 3 seeds: the self-DPO stage (sampling, judging, DPO steps, probes) and
+    the post-DPO evaluation cost exactly 3 times a one-seed protocol's; the audit and the frozen baseline the same;
+    the dollars follow the hours."""
+    protocol = get_protocol("production")
+    seeds = protocol.selfdpo.seeds
+    assert seeds == 3
+    for path in LADDER:
+        manifest = load_manifest(path)
+        full, one = plan(manifest, protocol), plan(manifest, _one_seed(protocol))
+        e, e1 = full["estimate"], one["estimate"]
+        assert (e["training_seeds"], e1["training_seeds"]) == (seeds, 1)
+        per_seed_hours = 0.0
+        for pt in full["tasks"]:
+            t, t1 = e["tasks"][pt["task"]], e1["tasks"][pt["task"]]
+            for stage in ("selfdpo", "evaluate"):  # every training seed is a full run from the frozen student
+                assert t["by_stage"][stage] == pytest.approx(seeds * t1["by_stage"][stage], rel=1e-12), stage
+            for stage in ("audit", "baseline"):  # once per protocol run
+                assert t["by_stage"][stage] == pytest.approx(t1["by_stage"][stage], rel=1e-12), stage
+            per_seed_hours += t1["by_stage"]["selfdpo"] + t1["by_stage"]["evaluate"]
+            assert t["gpu_hours"] - t1["gpu_hours"] == pytest.approx((seeds - 1) * (
+                t1["by_stage"]["selfdpo"] + t1["by_stage"]["evaluate"]), rel=1e-9)
+            assert e["workload"][pt["task"]] == {"selfdpo_judgments": seeds * pt["selfdpo_judgments"],
+                                                 "post_eval_items": seeds * pt["test_items"]}
+        assert e["gpu_hours"] == pytest.approx(e1["gpu_hours"] + (seeds - 1) * per_seed_hours, rel=1e-9)
+        assert e["by_kind"]["train"] == pytest.approx(seeds * e1["by_kind"]["train"], rel=1e-12)
+        assert e["usd"] == pytest.approx(e1["usd"] + (seeds - 1) * 2.50 * per_seed_hours, rel=1e-9)
+        assert e["usd"] == pytest.approx(2.50 * e["gpu_hours"])
+
+
+def test_dry_run_prints_the_self_dpo_judgments_of_every_training_seed():
+    out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    assert "x 3 training seeds = 18432 judgments per student" in out.output  # 3 rounds x 256 prompts x 8, x 3
+    assert "self-DPO and the post-DPO evaluation x 3 training seeds" in out.output
+
+
 def test_faster_memory_and_shorter_answers_lower_the_estimate():
     rung = LADDER[0]
     base = _estimate(rung)["gpu_hours"]
     h200 = _estimate(rung, gpu="H200")
     assert h200["gpu_hours"] < base and h200["usd"] is None  # the manifest's price is for an H100
-    assert _estimate(rung, answer_tokens=32)["gpu_hours"] < base / 4
+    # 32-token answers instead of 512: decoding shrinks ~16x; prefill and the DPO steps' prompt tokens do not
+    # (with 3 training seeds the DPO steps weigh a little more: 0.25 of the hours remain, 0.24 with one seed)
+    assert _estimate(rung, answer_tokens=32)["gpu_hours"] < base / 3.5
 
 
 def test_endpoint_verifiers_leave_judging_out():

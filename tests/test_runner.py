@@ -1,9 +1,10 @@
-"""`ladder run`: the whole protocol on a small demo protocol, resume after a kill, bad states."""
+"""`ladder run`: the whole protocol on a small demo protocol, training seeds, resume after a kill, bad states."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,12 +42,20 @@ def test_run_reports_every_stage_for_both_students(demo_settings, small_profile)
     assert shapes["audit"]["n"] == 40 and shapes["audit"]["verifier"]["simulated"]
     assert set(shapes["students"]) == {"tiny-qwen3-vl", "tiny-qwen2.5-vl"}
     for s in shapes["students"].values():
-        assert s["status"] == "succeeded" and s["n"] == 1200
+        assert s["status"] == "succeeded" and s["n"] == 1200 and s["seeds"] == 2
         assert s["delta"] == pytest.approx(s["post"] - s["baseline"])
-        assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"]
-        assert 0 <= s["mcnemar_p"] <= 1 and s["mde"] > 0
-        assert len(s["rounds"]) == 2 and len(s["loss_curve"]) == sum(r["steps"] for r in s["rounds"])
-        assert isinstance(s["silent_regression"], bool)
+        assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"] and "seeds" in s["delta_ci_method"]
+        runs = s["per_seed"]
+        assert [r["seed"] for r in runs] == [0, 1]
+        assert s["seed_deltas"] == pytest.approx([r["delta"] for r in runs])
+        assert s["delta"] == pytest.approx(sum(s["seed_deltas"]) / 2)  # the seed mean
+        for r in runs:
+            assert r["status"] == "succeeded" and 0 <= r["mcnemar_p"] <= 1
+            assert r["delta_ci_low"] <= r["delta"] <= r["delta_ci_high"]
+            assert len(r["rounds"]) == 2 and len(r["loss_curve"]) == sum(x["steps"] for x in r["rounds"])
+        # two seeds trained apart: different trajectories
+        assert runs[0]["loss_curve"] != runs[1]["loss_curve"]
+        assert isinstance(s["silent_regression"], bool) and isinstance(s["loss_fell"], bool)
 
 
 def test_rerun_reuses_finished_stages(demo_settings, small_profile, monkeypatch):
@@ -56,8 +65,10 @@ def test_rerun_reuses_finished_stages(demo_settings, small_profile, monkeypatch)
     def must_not_run(*a, **k):
         raise AssertionError("a finished stage was redone")
 
+    import harness.stages.selfdpo as selfdpo_mod
+
     monkeypatch.setattr(runner_mod, "run_audit", must_not_run)
-    monkeypatch.setattr(runner_mod, "self_dpo", must_not_run)
+    monkeypatch.setattr(selfdpo_mod, "self_dpo", must_not_run)
     code, second = run_json(STRONG, small_profile)
     assert code == 0 and second == first
 
@@ -69,8 +80,6 @@ def test_killed_run_resumes_to_the_same_numbers(demo_settings, small_profile):
     # This run's folder (other tests, e.g. the demo ladder, leave runs of the same verifier under other protocols).
     run_dir = runs / run_id(load_manifest(manifest), get_protocol(small_profile))
     assert (run_dir / "shapes" / "audit.json").exists()
-    import shutil
-
     shutil.rmtree(run_dir)
     env = {**os.environ, "LADDER_DATA_DIR": str(demo_settings.data_dir), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", manifest, "--profile", small_profile,
@@ -79,15 +88,43 @@ def test_killed_run_resumes_to_the_same_numbers(demo_settings, small_profile):
     while not (run_dir / "shapes" / "audit.json").exists():
         assert proc.poll() is None and time.time() < deadline, "the run ended before its first stage was saved"
         time.sleep(0.2)
+    first_seed = run_dir / "shapes" / "tiny-qwen3-vl.seed0.json"
+    while not first_seed.exists():  # kill it between two seeds of the first student
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its first seed was saved"
+        time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "shapes" / "tiny-qwen2.5-vl.json").exists()  # killed mid-way
+    saved = first_seed.read_text()
     code, resumed = run_json(manifest, small_profile)
     assert code == 0
+    assert first_seed.read_text() == saved  # the finished seed was reused, not redone
     assert _strip_timing(resumed) == _strip_timing(uninterrupted)
 
 
-def test_a_verifier_that_fails_every_item_ends_with_a_recorded_reason(demo_settings, small_profile, tmp_path):
+def test_seed_runs_in_worker_processes_give_the_same_numbers(demo_settings, small_profile, monkeypatch):
+    """`--jobs 2` trains the seeds in two processes: with the same threads per run, every number is the same as
+    running them one after the other (each run loads the frozen student and seeds its own generators)."""
+    import torch
+
+    from harness.runner import run_protocol
+
+    manifest, protocol = load_manifest(STRONG), get_protocol(small_profile)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = {}
+        for jobs in (1, 2):
+            shutil.rmtree(demo_settings.data_dir / "runs" / run_id(manifest, protocol), ignore_errors=True)
+            doc = run_protocol(manifest, protocol, demo_settings, jobs=jobs).summary()
+            results[jobs] = _strip_timing(doc)
+    finally:
+        torch.set_num_threads(threads)
+    assert results[1] == results[2]
+
+
+def test_a_verifier_that_fails_every_item_ends_with_a_recorded_reason(demo_settings, small_profile, tmp_path,
+                                                                      monkeypatch):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -96,12 +133,15 @@ def test_a_verifier_that_fails_every_item_ends_with_a_recorded_reason(demo_setti
         "name: dead-endpoint\nfamily: dead\nrelease: '1'\nowner: tests\nbackend: openai\n"
         f"endpoint: {{base_url: 'http://127.0.0.1:{port}/v1', model: m, max_retries: 0, timeout_s: 2}}\n"
         "cost: {kind: api, usd_per_1m_input_tokens: 1, usd_per_1m_output_tokens: 1, priced_on: 2026-11-26}\n")
-    code, doc = run_json(str(manifest), small_profile)
-    assert code == 1
+    monkeypatch.setenv("LADDER_ALLOW_LOCAL_ENDPOINTS", "0")  # restored after the test (the flag sets it to 1)
+    res = runner.invoke(app, ["run", str(manifest), "--profile", small_profile, "--json", "--allow-local-endpoints"])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
     shapes = doc["tasks"]["shapes"]
     assert shapes["audit"]["parse_failure_rate"] == 1.0
     for s in shapes["students"].values():
         assert s["status"] == "failed" and "no parseable verdict" in s["failure"] and s["post"] is None
+        assert s["delta"] is None and s["per_seed"] == []
     assert doc["status"] == "failed"
 
 

@@ -99,7 +99,7 @@ def test_a_submission_through_the_api_reaches_the_leaderboard(stack):
         if state["status"] in ("succeeded", "failed"):
             break
         time.sleep(3)
-    assert state["status"] == "succeeded", state
+    assert state["status"] == "succeeded", json.dumps(state)  # the whole row: its failure reason says why
     run_seconds = time.monotonic() - t0
     page = _http(f"{base}/?profile=smoke", headers={"accept": "text/html"})[1]
     assert "stack &lt;smoke&gt; verifier" in page and f'data-submission-id="{sid}"' in page

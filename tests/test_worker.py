@@ -62,7 +62,7 @@ def test_submitted_verifier_runs_once_and_lands_in_the_store(store_env, small_pr
     got = _numbers(engine, job.id)
     assert set(got["students"]) == {"tiny-qwen3-vl", "tiny-qwen2.5-vl"}
     assert got["audit"][0][2] == 40 and got["verdicts"] == 160  # 20 items x 4 candidates x 2 students
-    assert len(got["predictions"]) == 2 * 2 * 1200  # baseline and post, both students
+    assert len(got["predictions"]) == 2 * (1 + 2) * 1200  # both students: baseline, post of each of 2 seeds
     status = runner.invoke(app, ["status", "--json"])
     assert '"status": "succeeded"' in status.stdout
 

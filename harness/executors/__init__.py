@@ -73,8 +73,11 @@ def read_outcome(path) -> ExecutorOutcome:
     import json
     from pathlib import Path
 
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(path.read_text())
         return ExecutorOutcome(document=data["document"], items=data["items"])
     except (OSError, ValueError, KeyError) as err:
-        raise ExecutorError(f"no readable result at {path}: {err}") from None
+        # The reason becomes the job's public failure reason: name the file, not the host path to it.
+        why = err.strerror if isinstance(err, OSError) and err.strerror else f"{type(err).__name__}: {err}"
+        raise ExecutorError(f"no readable result ({path.name}): {why}") from None

@@ -10,12 +10,15 @@ from harness.settings import Settings
 
 def run_in_process(manifest: dict[str, Any], protocol: dict[str, Any], settings: Settings) -> ExecutorOutcome:
     from harness.protocol import ProtocolConfig
+    from harness.publish import public_document
     from harness.results import item_rows
     from harness.runner import run_protocol
     from harness.submission import parse_manifest
 
     result = run_protocol(parse_manifest(manifest), ProtocolConfig.model_validate(protocol), settings)
-    return ExecutorOutcome(document=result.model_dump(mode="json"), items=item_rows(result))
+    # The item rows are read from the run's files here; the document goes to the store (and so to the public) with
+    # its host paths made relative.
+    return ExecutorOutcome(document=public_document(result.model_dump(mode="json"), settings), items=item_rows(result))
 
 
 @register_executor

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harness import cancel
 from harness.executors import Executor, ExecutorError, ExecutorOutcome, register_executor
 from harness.settings import Settings
 
@@ -57,8 +58,13 @@ class RayExecutor(Executor):
             ray.init(address=self.cfg.address, include_dashboard=False, log_to_driver=False)
         task = ray.remote(num_gpus=self.cfg.gpus, num_cpus=self.cfg.cpus, max_retries=self.cfg.max_retries)(
             _run_protocol_task)
+        ref = task.remote(manifest, protocol, settings.model_dump_json())
         try:
-            data = ray.get(task.remote(manifest, protocol, settings.model_dump_json()))
+            while not ray.wait([ref], timeout=0.5)[0]:
+                if cancel.cancelled():  # the job was cancelled or taken over: stop its task on the cluster
+                    ray.cancel(ref, force=True)
+                    cancel.check()
+            data = ray.get(ref)
         except RayError as err:
             raise ExecutorError(f"ray task failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
         return ExecutorOutcome(document=data["document"], items=data["items"])

@@ -36,6 +36,19 @@ def resolve_student(student: StudentConfig, data_dir: Path, split_seed: int = 0)
     return ModelRef(path=folder)
 
 
+def resolve_students(students, data_dir: Path, split_seed: int = 0, jobs: int = 1) -> list[ModelRef]:
+    """:func:`resolve_student` for several students; with ``jobs`` > 1 the warm-ups of those not yet built run
+    at once, one process each (each with its share of the threads), instead of one after the other."""
+    todo = [s for s in students if s.model is None and not (student_folder(s, data_dir / "students", split_seed)
+                                                             / "warmup.json").exists()]
+    if jobs > 1 and len(todo) > 1:
+        from harness.parallel import spawn_pool
+
+        with spawn_pool(min(jobs, len(todo))) as pool:
+            list(pool.map(resolve_student, todo, [data_dir] * len(todo), [split_seed] * len(todo)))
+    return [resolve_student(s, data_dir, split_seed) for s in students]
+
+
 def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -> None:
     from harness.models.tiny import build_tiny
     from harness.models.warmup import warmup
@@ -59,5 +72,9 @@ def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     (tmp / "warmup.json").write_text(report.model_dump_json(indent=2) if report else "{}")
+    # safetensors writes the weights mode 0600; the students are a shared cache that other users read (the docker
+    # executor's container user, through a read-only mount), and nothing in them is secret.
+    for path in tmp.rglob("*"):
+        path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

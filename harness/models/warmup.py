@@ -37,10 +37,16 @@ class WarmupReport(BaseModel):
 
 
 def _batch_inputs(processor, items: Sequence[Item]):
-    """Prompt + answer letter; labels mask everything but the answer tokens and the end token."""
+    """The whole conversation as the chat template renders it; labels mask everything but the assistant's
+    turn (the answer letter, ``<|im_end|>`` and the newline the template puts after it). The completion is
+    exactly what TRL's DPO trains on (``apply_chat_template`` of the assistant message): a token the warm-up
+    never taught (the trailing newline) would put most of self-DPO's SFT gradient on that content-free token."""
     prompts = [processor.apply_chat_template(user_message(it.images, it.prompt), add_generation_prompt=True,
                                              tokenize=False) for it in items]
-    full = [p + it.answer + "<|im_end|>" for p, it in zip(prompts, items, strict=True)]
+    full = [processor.apply_chat_template(user_message(it.images, it.prompt) + [
+        {"role": "assistant", "content": [{"type": "text", "text": it.answer}]}], tokenize=False) for it in items]
+    if not all(f.startswith(p) for f, p in zip(full, prompts, strict=True)):
+        raise ValueError("the chat template renders the prompt differently with and without the answer")
     processor.tokenizer.padding_side = "right"
     try:
         enc = processor(text=full, images=[it.images for it in items], return_tensors="pt", padding=True)
@@ -56,35 +62,62 @@ def _batch_inputs(processor, items: Sequence[Item]):
 
 
 def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupConfig) -> WarmupReport:
-    """Train ``model`` in place until its probe accuracy enters the band (or max_steps)."""
+    """Train ``model`` in place until its probe accuracy enters the band (or max_steps), then settle it.
+
+    At the warm-up's constant learning rate the student is still moving fast when it first enters the band
+    (measured here: its greedy answer shares swung by up to 40 points between two checks ten steps apart), so
+    stopping there would hand self-DPO a student on a knife edge, whose accuracy any update moves, whatever the
+    preference. The settle phase continues on the same data for ``settle_steps`` steps while the learning rate
+    decays linearly to zero, so the student ends where the optimiser comes to rest.
+    """
     from harness.stages.evaluate import EvalConfig, evaluate
 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     probe, pool = list(train[:config.probe_size]), list(train[config.probe_size:])
+    if config.pool_size is not None:
+        pool = pool[:config.pool_size]
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
     history: list[tuple[int, float]] = []
-    acc, shares = 0.0, {}
+
+    def check(step: int, loss: float) -> tuple[float, dict[str, float]]:
+        model.eval()
+        result = evaluate(model, processor, task, probe, EvalConfig(max_new_tokens=4))
+        acc, shares = result.accuracy.value, answer_shares(result.predictions, probe)
+        history.append((step, acc))
+        logger.info("warm-up step %d: loss %.3f, probe accuracy %.3f, answers %s", step, loss, acc, shares)
+        return acc, shares
+
+    def draw() -> list[Item]:
+        return rng.sample(pool, min(config.batch_size, len(pool)))
+
+    step = 0
     for step in range(1, config.max_steps + 1):
-        model.train()
-        batch = rng.sample(pool, min(config.batch_size, len(pool)))
-        loss = model(**_batch_inputs(processor, batch)).loss
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"warm-up loss is {loss.item()} at step {step}")
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss = _train_step(model, processor, draw(), opt, step)
         if step % config.check_every == 0:
-            model.eval()
-            result = evaluate(model, processor, task, probe, EvalConfig(max_new_tokens=4))
-            acc, shares = result.accuracy.value, answer_shares(result.predictions, probe)
-            history.append((step, acc))
-            logger.info("warm-up step %d: loss %.3f, probe accuracy %.3f, answers %s", step, loss.item(), acc, shares)
+            acc, shares = check(step, loss)
             if acc >= config.target_low and min(shares.values(), default=1.0) >= config.min_answer_share:
                 break
+    for i in range(config.settle_steps):
+        for group in opt.param_groups:
+            group["lr"] = config.lr * (1 - (i + 1) / (config.settle_steps + 1))
+        loss = _train_step(model, processor, draw(), opt, step + i + 1)
+    acc, shares = check(step + config.settle_steps, loss)
     model.eval()
-    return WarmupReport(steps=step, probe_accuracy=acc, in_band=config.target_low <= acc <= config.target_high,
-                        history=history, answer_shares=shares)
+    return WarmupReport(steps=step + config.settle_steps, probe_accuracy=acc,
+                        in_band=config.target_low <= acc <= config.target_high, history=history,
+                        answer_shares=shares)
+
+
+def _train_step(model, processor, batch: Sequence[Item], opt, step: int) -> float:
+    model.train()
+    loss = model(**_batch_inputs(processor, batch)).loss
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"warm-up loss is {loss.item()} at step {step}")
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 def answer_shares(predictions, items: Sequence[Item]) -> dict[str, float]:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field
 from rich.progress import Progress
 
+from harness import cancel
 from harness.artifacts import cache_key, write_jsonl
 from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
 from harness.cost import Cost, Usage, price
@@ -29,6 +30,7 @@ from harness.models.loading import ModelRef, load_vlm
 from harness.models.students import resolve_student
 from harness.protocol import ProtocolConfig
 from harness.provenance import Provenance, git_commit, hardware, package_versions
+from harness.rubric_template import RubricRenderer, render_in_process
 from harness.settings import Settings
 from harness.stages.candidates import Candidate, candidates_path, load_or_sample
 from harness.stages.evaluate import EvalConfig, EvalResult, load_or_evaluate
@@ -123,9 +125,19 @@ class AuditResult(BaseModel):
 
 
 def render_rubric(template: str) -> Callable[[str, str], str]:
-    """A renderer for a (user-supplied) Jinja2 rubric template, sandboxed, no HTML escaping."""
-    compiled = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True).from_string(template)
-    return lambda question, candidate: compiled.render(question=question, candidate=candidate)
+    """A renderer for the protocol's own rubric template: sandboxed and limited, no HTML escaping, in process."""
+    return render_in_process(template)
+
+
+@contextmanager
+def submission_rubric(manifest: Manifest, protocol: ProtocolConfig) -> Iterator[Callable[[str, str], str]]:
+    """The rubric renderer of a submission: its own template in a limited child process (a template from a
+    submitter may raise, loop or grow without end: :mod:`harness.rubric_template`), else the protocol's."""
+    if manifest.rubric_template is None:
+        yield render_rubric(protocol.rubric_template)
+        return
+    with RubricRenderer(manifest.rubric_template) as render:
+        yield render
 
 
 def protocol_splits(task: Task, items: Sequence[Item], protocol: ProtocolConfig) -> dict[str, list[Item]]:
@@ -136,10 +148,21 @@ def protocol_splits(task: Task, items: Sequence[Item], protocol: ProtocolConfig)
     return {name: [by_id[i] for i in ids] for name, ids in split.items()}
 
 
+def student_ident(name: str, ref: ModelRef, settings: Settings) -> dict:
+    """A student's identity in artifact keys: its name and source, a folder under the data directory named relative
+    to it, so that an artifact made by one worker serves every other, the docker executor's containers (whose data
+    directory is /data) included."""
+    ident = {"name": name, **ref.describe()}
+    if ref.path is not None and Path(ref.path).resolve().is_relative_to(settings.data_dir.resolve()):
+        ident["path"] = str(Path(ref.path).resolve().relative_to(settings.data_dir.resolve()))
+    return ident
+
+
 def baseline_path(settings: Settings, ident: dict, task: str, protocol: ProtocolConfig) -> Path:
-    """Where a student's frozen test-split evaluation is cached (shared by every submission)."""
+    """Where a student's frozen test-split evaluation is cached (shared by every submission; the read-only shared
+    store's copy when there is one, see :meth:`Settings.cached`)."""
     key = cache_key(student=ident, task=task, split="test", protocol=protocol.digest())
-    return settings.artifacts / "baselines" / f"{task}-{key}.json"
+    return settings.cached(settings.artifacts / "baselines" / f"{task}-{key}.json")
 
 
 class LazyStudent:
@@ -163,10 +186,11 @@ def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[I
                     settings: Settings, progress: Progress | None) -> Prepared:
     """A student's cached (or freshly made) audit candidates and frozen test baseline."""
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
-    ident = {"name": student.name, **ref.describe()}
+    ident = student_ident(student.name, ref, settings)
     loader = LazyStudent(ref)
-    cands = load_or_sample(candidates_path(settings.artifacts, ident, task.name, "audit",
-                                           protocol.digest()), loader, task, audit, protocol.audit, progress)
+    cands = load_or_sample(settings.cached(candidates_path(settings.artifacts, ident, task.name, "audit",
+                                                           protocol.digest())), loader, task, audit, protocol.audit,
+                           progress)
     baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), loader, task, test,
                                 EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
     return ref, cands, baseline
@@ -177,6 +201,7 @@ def judge_all(backend: VerifierBackend, requests: list[JudgeRequest], chunk: int
     bar = progress.add_task("judging", total=len(requests)) if progress else None
     out: list[RawJudgment] = []
     for start in range(0, len(requests), chunk):
+        cancel.check()
         part = requests[start:start + chunk]
         got = backend.judge(part)
         if len(got) != len(part):
@@ -204,17 +229,18 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
     splits = protocol_splits(task, items, protocol)
     audit, test = splits["audit"], splits["test"]
     by_id = {it.id: it for it in audit}
-    render = render_rubric(manifest.rubric_template or protocol.rubric_template)
-
-    prepared = {s.name: prepare_student(s, protocol, task, audit, test, settings, progress)
-                for s in protocol.students}
-    requests: list[JudgeRequest] = []
-    for sname, (_, cands_by_item, _) in prepared.items():
-        for row in cands_by_item:
-            for c in row:
-                it = by_id[c.item_id]
-                requests.append(JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname,
-                                             images=it.images, prompt=render(it.prompt, c.response), truth=c.truth))
+    with submission_rubric(manifest, protocol) as render:
+        render(audit[0].prompt, "A")  # a template that cannot render fails here, before any student is sampled
+        prepared = {s.name: prepare_student(s, protocol, task, audit, test, settings, progress)
+                    for s in protocol.students}
+        requests: list[JudgeRequest] = []
+        for sname, (_, cands_by_item, _) in prepared.items():
+            for row in cands_by_item:
+                for c in row:
+                    it = by_id[c.item_id]
+                    requests.append(JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname,
+                                                 images=it.images, prompt=render(it.prompt, c.response),
+                                                 truth=c.truth))
     own_backend = backend is None
     backend = backend or make_backend(manifest)
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from rich.progress import Progress
 
+from harness import cancel
 from harness.artifacts import cache_key, read_jsonl, write_jsonl
 from harness.models.generate import generate_batch
 from harness.protocol import AuditConfig
@@ -42,6 +43,7 @@ def sample_candidates(model, processor, task: Task, items: Sequence[Item], cfg: 
     out: list[list[Candidate]] = []
     bar = progress.add_task(f"candidates {task.name}", total=len(items)) if progress else None
     for b, start in enumerate(range(0, len(items), cfg.batch_size)):
+        cancel.check()
         batch = items[start:start + cfg.batch_size]
         gens = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
                               max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from rich.progress import Progress
 
+from harness import cancel
 from harness.artifacts import atomic_write_text
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate
@@ -46,6 +47,7 @@ def evaluate(model, processor, task: Task, items: Sequence[Item], config: EvalCo
     predictions: list[Prediction] = []
     bar = progress.add_task(f"eval {task.name}", total=len(items)) if progress else None
     for start in range(0, len(items), config.batch_size):
+        cancel.check()
         batch = items[start:start + config.batch_size]
         outs = generate(model, processor, [(it.images, it.prompt) for it in batch],
                         max_new_tokens=config.max_new_tokens)

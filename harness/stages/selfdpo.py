@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from harness import cancel
 from harness.audit_metrics import pick_pair
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate_batch
@@ -78,13 +79,19 @@ class SelfDPOResult(BaseModel):
     device_seconds: float
 
     @property
-    def loss_fell(self) -> bool:
-        """The training loss decreased over the run: mean of the last quarter below the first quarter."""
+    def loss_drop(self) -> float | None:
+        """Mean loss of the last quarter of the steps minus that of the first quarter (None under 4 steps)."""
         losses = [loss for _, loss in self.loss_curve]
         if len(losses) < 4:
-            return False
-        q = max(1, len(losses) // 4)
-        return sum(losses[-q:]) / q < sum(losses[:q]) / q
+            return None
+        q = len(losses) // 4
+        return sum(losses[-q:]) / q - sum(losses[:q]) / q
+
+    @property
+    def loss_fell(self) -> bool:
+        """The training loss decreased over the run: mean of the last quarter below the first quarter."""
+        drop = self.loss_drop
+        return drop is not None and drop < 0
 
 
 def _rows(pairs: Sequence[Pair], items: dict[str, Item]) -> list[dict]:
@@ -119,30 +126,91 @@ def _direction(pairs: Sequence[Pair]) -> Proportion:
     return proportion(sum(p.direction == "right" for p in decisive), len(decisive))
 
 
-def train_dpo(model, processor, rows: list[dict], cfg: SelfDPOConfig, out_dir: Path, seed: int) -> list[dict]:
-    """One DPOTrainer pass over ``rows``; returns TRL's per-step log records."""
+def lora_config(cfg: SelfDPOConfig):
+    """The LoRA adapter of a ``lora`` protocol: every linear layer but the (tied) output head."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
+                      exclude_modules=["lm_head"], task_type="CAUSAL_LM")
+
+
+class Trainee:
+    """The student under self-DPO: the model (wrapped in its LoRA adapter once, for ``lora`` protocols) and one
+    AdamW optimiser, both kept across rounds, so the rounds form one training run.
+
+    Two traps this avoids, both measured here: handing TRL a ``peft_config`` every round re-initialises the
+    adapter each time (PEFT's ``get_peft_model`` on an already-adapted model resets ``lora_A``/``lora_B``), so
+    the student kept only the last round's update; and a fresh optimiser per round restarts Adam's moment
+    estimates, whose first steps move every weight by the full learning rate whatever its gradient, so a
+    verifier's effect depended on its number of rounds more than on its pairs.
+
+    The DPO reference is the frozen student for the whole run (the base with the adapter disabled, or a frozen
+    copy of the full weights), not the student as it starts each round: DPO's pull back towards the reference
+    then bounds how far the rounds together can move the student, instead of restarting every round.
+    """
+
+    def __init__(self, model, cfg: SelfDPOConfig) -> None:
+        import copy
+
+        import torch
+
+        self.reference = None
+        if cfg.lora:
+            from peft import get_peft_model
+
+            model = get_peft_model(model, lora_config(cfg))
+        else:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = model
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=cfg.learning_rate, momentum=0.9)
+        else:  # the defaults of the Trainer's own AdamW (torch), with the protocol's learning rate
+            self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=1e-8,
+                                               weight_decay=0.0)
+        warm = cfg.warmup_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0)
+
+
+def _stop_when_cancelled():
+    """A Trainer callback that ends training at the next step once the job is cancelled (:mod:`harness.cancel`)."""
+    from transformers import TrainerCallback
+
+    class StopWhenCancelled(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            cancel.check()
+
+    return StopWhenCancelled()
+
+
+def train_dpo(trainee: Trainee, processor, rows: list[dict], cfg: SelfDPOConfig, out_dir: Path,
+              seed: int) -> list[dict]:
+    """One DPOTrainer pass over ``rows`` with the trainee's model and optimiser; returns TRL's per-step logs."""
     import datasets
     from trl import DPOConfig, DPOTrainer
 
+    model = trainee.model
     args = DPOConfig(
         output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size, num_train_epochs=cfg.epochs,
         learning_rate=cfg.learning_rate, beta=cfg.beta, loss_type=list(cfg.loss_type), logging_steps=1,
         report_to=[], save_strategy="no", seed=seed, bf16=False, gradient_checkpointing=False,
         use_cpu=model.device.type == "cpu", disable_tqdm=True, lr_scheduler_type="constant",
     )
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
-                                 exclude_modules=["lm_head"], task_type="CAUSAL_LM")
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
-                         processing_class=processor, peft_config=peft_config)
+    trainer = DPOTrainer(model=model, ref_model=trainee.reference, args=args,
+                         train_dataset=datasets.Dataset.from_list(rows), processing_class=processor,
+                         optimizers=(trainee.optimizer, trainee.scheduler))
+    if "ref" in getattr(model, "peft_config", {}):
+        # TRL copies an adapter it is handed into a "ref" adapter to compare against; without it TRL disables the
+        # adapter for the reference pass, i.e. compares against the frozen student, which is the protocol's reference.
+        model.delete_adapter("ref")
+        model.set_adapter("default")
     # The Trainer prints its log dicts to stdout; ours must stay clean (`ladder run --json`).
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_stop_when_cancelled())
     trainer.train()
     return [r for r in trainer.state.log_history if "loss" in r]
 
@@ -150,10 +218,15 @@ def train_dpo(model, processor, rows: list[dict], cfg: SelfDPOConfig, out_dir: P
 def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequence[Item], backend: VerifierBackend,
              render: Callable[[str, str], str], cfg: SelfDPOConfig, student: str, work_dir: Path,
              progress=None) -> SelfDPOResult:
-    """Run all rounds in place on ``model``; returns the logs. Raises FloatingPointError on a NaN loss."""
+    """Run all rounds in place on ``model`` (its weights, or the LoRA adapter injected into it); returns the logs.
+    Raises FloatingPointError on a NaN loss."""
     from harness.stages.evaluate import EvalConfig, evaluate
 
     rng = random.Random(cfg.seed)
+    import torch
+
+    torch.manual_seed(cfg.seed)  # the LoRA adapter's initial weights
+    trainee = Trainee(model, cfg)  # for LoRA, injects the adapter into ``model`` in place: it generates with it
     by_id = {it.id: it for it in train}
     buffer: list[Pair] = []
     rounds: list[RoundLog] = []
@@ -165,6 +238,7 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
         model.eval()
         cands: list[list[tuple[str, bool]]] = []
         for b in range(0, len(prompts), SAMPLE_BATCH_PROMPTS):
+            cancel.check()
             batch = prompts[b:b + SAMPLE_BATCH_PROMPTS]
             gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
                                  max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
@@ -186,7 +260,7 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
         logs: list[dict] = []
         if admitted:
             model.train()
-            logs = train_dpo(model, processor, _rows(admitted + replayed, by_id), cfg,
+            logs = train_dpo(trainee, processor, _rows(admitted + replayed, by_id), cfg,
                              work_dir / f"round{r}", seed=cfg.seed + r)
             losses = [float(x["loss"]) for x in logs]
             if any(not math.isfinite(v) for v in losses):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SAMPLE_BATCH_PROMPTS = 16  # prompts per sampling call (x k candidates each): a memory bound, not protocol
@@ -23,12 +25,24 @@ class SelfDPOConfig(BaseModel):
     beta: float = Field(default=0.1, gt=0, description="DPO beta.")
     loss_type: tuple[str, ...] = Field(default=("sigmoid", "sft"), description="TRL DPO loss terms.")
     learning_rate: float = Field(default=2e-5, gt=0, description="DPO learning rate.")
+    optimizer: Literal["adamw", "sgd"] = Field(default="adamw", description="The student's optimiser, kept across "
+                                               "rounds: AdamW (the Trainer's defaults) or SGD with momentum 0.9.")
+    warmup_steps: int = Field(default=0, ge=0, description="DPO steps (counted over the whole run, not per round) "
+                              "over which the learning rate rises linearly from 0 to learning_rate.")
     batch_size: int = Field(default=8, ge=1, description="Pairs per DPO step.")
     epochs: int = Field(default=1, ge=1, description="Passes over each round's training pairs.")
     lora: bool = Field(default=True, description="Train LoRA adapters (real students) or all weights (tiny).")
     lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
     probe_size: int = Field(default=200, ge=0, description="Train-split items scored greedily after each round.")
-    seed: int = Field(default=0, description="Seed of prompt sampling, candidate sampling and training.")
+    seed: int = Field(default=0, description="First training seed: seed of prompt sampling, candidate sampling and "
+                      "training of the first run; run i of ``seeds`` uses seed + i.")
+    seeds: int = Field(default=3, ge=1, description="Self-DPO training runs per (verifier, student), each from the "
+                       "same frozen student with its own seed: the outcome is their mean, its CI covers both the test "
+                       "items and the seed-to-seed spread.")
+
+    def training_seeds(self) -> tuple[int, ...]:
+        """The seeds of the ``seeds`` training runs."""
+        return tuple(self.seed + i for i in range(self.seeds))
 
     @model_validator(mode="after")
     def _check(self) -> SelfDPOConfig:

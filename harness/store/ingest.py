@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from harness.store.schema import AuditRow, PredictionRow, RunDocument, StudentRow, Submission, TrainingPoint, VerdictRow
+from harness.store.schema import (
+    AuditRow,
+    PredictionRow,
+    RunDocument,
+    SeedRow,
+    StudentRow,
+    Submission,
+    TrainingPoint,
+    VerdictRow,
+)
 
 
 class ResultConflict(RuntimeError):
@@ -55,14 +64,36 @@ def _audit_row(submission_id: int, task: str, audit: dict) -> dict:
             "provenance": audit["provenance"], **_cost_columns(audit["cost"])}
 
 
-def _student_row(submission_id: int, task: str, s: dict) -> dict:
+def _seed_runs(s: dict, schema: str) -> list[dict]:
+    """A student's training runs as schema-2 seed outcomes (a schema-1 result is one run, seed 0)."""
+    if schema == "1":
+        return [{"seed": 0, "status": s["status"], "failure": s.get("failure"), "post": s.get("post"),
+                 "delta": s.get("delta"), "selfdpo": s.get("selfdpo")}]
+    return s.get("seeds") or []
+
+
+def _seed_row(submission_id: int, task: str, student: str, run: dict) -> dict:
+    d, selfdpo = run.get("delta") or {}, run.get("selfdpo") or {}
+    curve = [loss for _, loss in selfdpo.get("loss_curve", [])]
+    q = len(curve) // 4
+    loss_fell = sum(curve[-q:]) / q < sum(curve[:q]) / q if q else None
+    return {"submission_id": submission_id, "task": task, "student": student, "seed": run["seed"],
+            "status": run["status"], "failure": run.get("failure"), "post": (run.get("post") or {}).get("value"),
+            "delta": d.get("delta"), "delta_ci_low": d.get("ci_low"), "delta_ci_high": d.get("ci_high"),
+            "mcnemar_p": d.get("mcnemar_p"), "loss_fell": loss_fell, "rounds": selfdpo.get("rounds", [])}
+
+
+def _student_row(submission_id: int, task: str, s: dict, runs: list[dict], schema: str) -> dict:
     d = s.get("delta") or {}
-    return {"submission_id": submission_id, "task": task, "student": s["student"], "status": s["status"],
-            "failure": s.get("failure"), "n": s["baseline"]["n"], "baseline": s["baseline"]["value"],
-            "post": (s.get("post") or {}).get("value"), "delta": d.get("delta"), "delta_ci_low": d.get("ci_low"),
-            "delta_ci_high": d.get("ci_high"), "mcnemar_p": d.get("mcnemar_p"),
-            "silent_regression": bool(s.get("silent_regression")),
-            "rounds": (s.get("selfdpo") or {}).get("rounds", [])}
+    row = {"submission_id": submission_id, "task": task, "student": s["student"], "status": s["status"],
+           "failure": s.get("failure"), "n": s["baseline"]["n"], "baseline": s["baseline"]["value"],
+           "delta": d.get("delta"), "delta_ci_low": d.get("ci_low"), "delta_ci_high": d.get("ci_high"),
+           "silent_regression": bool(s.get("silent_regression")),
+           "rounds": ((runs[0] if runs else {}).get("selfdpo") or {}).get("rounds", [])}
+    if schema == "1":  # one training run: its post, its item-only CI and McNemar p
+        return {**row, "post": (s.get("post") or {}).get("value"), "mcnemar_p": d.get("mcnemar_p"), "seeds": 1}
+    return {**row, "post": d.get("after"), "mcnemar_p": None, "seeds": len(runs), "seed_sd": d.get("seed_sd"),
+            "seed_deltas": d.get("seed_deltas"), "loss_fell": s.get("loss_fell")}
 
 
 def ingest(session: Session, submission: Submission, document: dict, items: dict[str, Any]) -> bool:
@@ -84,15 +115,19 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     sid = submission.id
     session.add(RunDocument(submission_id=sid, schema_version=document["schema_version"], run_id=document["run_id"],
                             document=document, document_hash=digest))
-    audits, students, points = [], [], []
+    schema = document["schema_version"]
+    audits, students, seeds, points = [], [], [], []
     for task in document["tasks"]:
         audits.append(_audit_row(sid, task["task"], task["audit"]))
         for s in task["students"]:
-            students.append(_student_row(sid, task["task"], s))
-            curve = (s.get("selfdpo") or {}).get("loss_curve", [])
-            points += [{"submission_id": sid, "task": task["task"], "student": s["student"], "step": step,
-                        "loss": loss} for step, loss in curve]
-    for table, rows in ((AuditRow, audits), (StudentRow, students), (TrainingPoint, points),
+            runs = _seed_runs(s, schema)
+            students.append(_student_row(sid, task["task"], s, runs, schema))
+            for run in runs:
+                seeds.append(_seed_row(sid, task["task"], s["student"], run))
+                curve = (run.get("selfdpo") or {}).get("loss_curve", [])
+                points += [{"submission_id": sid, "task": task["task"], "student": s["student"], "seed": run["seed"],
+                            "step": step, "loss": loss} for step, loss in curve]
+    for table, rows in ((AuditRow, audits), (StudentRow, students), (SeedRow, seeds), (TrainingPoint, points),
                         (VerdictRow, [{"submission_id": sid, **r} for r in items.get("verdicts", [])]),
                         (PredictionRow, [{"submission_id": sid, **r} for r in items.get("predictions", [])])):
         if rows:

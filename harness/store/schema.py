@@ -136,18 +136,45 @@ class StudentRow(Base):
     delta: Mapped[float | None] = mapped_column(Float)
     delta_ci_low: Mapped[float | None] = mapped_column(Float)
     delta_ci_high: Mapped[float | None] = mapped_column(Float)
-    mcnemar_p: Mapped[float | None] = mapped_column(Float)
+    mcnemar_p: Mapped[float | None] = mapped_column(Float)  # one training run only (schema-1 results); else null
     silent_regression: Mapped[bool] = mapped_column(Boolean, default=False)
+    rounds: Mapped[list] = mapped_column(JSON)  # the first seed's round logs (every seed's: student_seed_results)
+    # Training seeds behind post/delta (seed means; the CI covers items and seeds); 1 for schema-1 results.
+    seeds: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    seed_sd: Mapped[float | None] = mapped_column(Float)
+    seed_deltas: Mapped[list | None] = mapped_column(JSON)
+    loss_fell: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class SeedRow(Base):
+    """One training seed's self-DPO run of a student: its post-DPO accuracy and delta (CI over items only)."""
+
+    __tablename__ = "student_seed_results"
+    __table_args__ = (UniqueConstraint("submission_id", "task", "student", "seed", name="uq_student_seed"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    task: Mapped[str] = mapped_column(String(100))
+    student: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    failure: Mapped[str | None] = mapped_column(Text)
+    post: Mapped[float | None] = mapped_column(Float)
+    delta: Mapped[float | None] = mapped_column(Float)
+    delta_ci_low: Mapped[float | None] = mapped_column(Float)
+    delta_ci_high: Mapped[float | None] = mapped_column(Float)
+    mcnemar_p: Mapped[float | None] = mapped_column(Float)
+    loss_fell: Mapped[bool | None] = mapped_column(Boolean)
     rounds: Mapped[list] = mapped_column(JSON)
 
 
 class TrainingPoint(Base):
     __tablename__ = "training_curves"
-    __table_args__ = (UniqueConstraint("submission_id", "task", "student", "step", name="uq_curve_point"),)
+    __table_args__ = (UniqueConstraint("submission_id", "task", "student", "seed", "step", name="uq_curve_point"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     task: Mapped[str] = mapped_column(String(100))
     student: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     step: Mapped[int] = mapped_column(Integer)
     loss: Mapped[float] = mapped_column(Float)
 
@@ -177,12 +204,15 @@ class PredictionRow(Base):
     """One exact-match eval answer of a student, before ('baseline') or after ('post') self-DPO."""
 
     __tablename__ = "eval_predictions"
-    __table_args__ = (UniqueConstraint("submission_id", "task", "student", "phase", "item_id", name="uq_prediction"),)
+    __table_args__ = (UniqueConstraint("submission_id", "task", "student", "phase", "seed", "item_id",
+                                       name="uq_prediction"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     task: Mapped[str] = mapped_column(String(100))
     student: Mapped[str] = mapped_column(String(200))
     phase: Mapped[str] = mapped_column(String(10))
+    # The training seed of a post-DPO answer; 0 for baseline answers (the frozen student, evaluated once).
+    seed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     item_id: Mapped[str] = mapped_column(String(300))
     response: Mapped[str] = mapped_column(Text)
     parsed: Mapped[str | None] = mapped_column(Text)

@@ -29,6 +29,10 @@ Design, and why:
 - **The API key** comes from the variable named by ``endpoint.api_key_env`` (``"EMPTY"`` when none
   is named, as vLLM servers accept). It is never logged, and it is masked out of any recorded
   error text in case a server echoes it.
+- **Egress**: before any variable is read or any request made, the endpoint must pass the operator's
+  policy (:mod:`harness.egress`: allowed key variables and their hosts, public addresses
+  only), and every connection is checked again on its resolved address (the SDK's HTTP client is
+  :func:`~harness.egress.guarded_http_client`).
 """
 
 from __future__ import annotations
@@ -43,7 +47,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
+from harness import cancel
+from harness.cancel import Cancelled
+from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, resolve_checked
+from harness.settings import get_settings
 from harness.verifiers import register_backend
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
 
@@ -129,11 +138,17 @@ class OpenAIBackend(VerifierBackend):
     #: Longest server-requested ``Retry-After`` honoured as is; longer ones are cut to this.
     retry_after_max_s: float = 60.0
 
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, policy: EgressPolicy | None = None) -> None:
         super().__init__(manifest)
         endpoint = manifest.endpoint
         assert endpoint is not None, "manifest validation guarantees an 'endpoint' section"
         self.endpoint = endpoint
+        policy = policy or EgressPolicy.from_settings(get_settings())
+        refused = check_endpoint(endpoint, policy)
+        if refused:
+            raise refused[0]
+        url = urlsplit(endpoint.base_url)
+        resolve_checked(url.hostname or "", url.port or (443 if url.scheme == "https" else 80), policy)
         if endpoint.api_key_env is None:
             api_key = DUMMY_API_KEY
         else:
@@ -152,6 +167,7 @@ class OpenAIBackend(VerifierBackend):
             base_url=endpoint.base_url,
             timeout=endpoint.timeout_s,
             max_retries=0,  # retries are ours: see the module docstring
+            http_client=guarded_http_client(policy, endpoint.timeout_s, max_connections=endpoint.concurrency),
         )
         log.info("openai backend: %s model=%s timeout=%gs retries=%d concurrency=%d",
                  endpoint.base_url, endpoint.model, endpoint.timeout_s, endpoint.max_retries, endpoint.concurrency)
@@ -206,6 +222,8 @@ class OpenAIBackend(VerifierBackend):
             return self._failure(req, messages)
         try:
             return self._call_with_retries(req, messages)
+        except Cancelled:
+            raise
         except Exception as err:  # last barrier: a bug here must not lose the other judgments
             log.exception("openai backend: unexpected error on %s#%d", req.item_id, req.candidate_index)
             return self._failure(req, f"internal error: {type(err).__name__}: {_one_line(str(err))}")
@@ -215,6 +233,7 @@ class OpenAIBackend(VerifierBackend):
         max_retries = self.endpoint.max_retries
         attempt = 0
         while True:
+            cancel.check()  # a cancelled job sends no further request, retries included
             client = self._client
             if client is None:
                 return self._failure(req, "backend closed during the request")

@@ -34,7 +34,7 @@ def test_docker_container_is_locked_down_and_requests_the_gpus(tmp_path):
     spec = container_spec(load_manifest(STRONG).model_dump(mode="json"), protocol, Settings(data_dir=tmp_path / "d"),
                           cfg, job)
     assert spec["network_mode"] == "none" and spec["read_only"] is True and "/tmp" in spec["tmpfs"]
-    assert spec["user"] == "10001:10001" and not spec["user"].startswith("0")
+    assert not spec["user"].startswith("0:")  # the worker's own user, or the image's when the worker is root
     assert spec["cap_drop"] == ["ALL"] and "no-new-privileges" in spec["security_opt"]
     assert spec["mem_limit"] == "8g" and spec["pids_limit"] > 0
     (gpu,) = spec["device_requests"]
@@ -76,7 +76,9 @@ def test_ray_task_on_a_local_cluster_gives_the_local_executors_result(demo_data_
                 ray.shutdown()
     local, remote = results["local"], results["ray"]
     assert remote.document_status == "succeeded"
-    numbers = [[(s["student"], s["post"], s["delta"]) for s in t["students"]] for t in local.document["tasks"]]
-    assert numbers == [[(s["student"], s["post"], s["delta"]) for s in t["students"]]
-                       for t in remote.document["tasks"]]
-    assert len(remote.items["predictions"]) == len(local.items["predictions"]) == 2 * 2 * 1200
+    def numbers(doc):
+        return [[(s["student"], s["delta"], [x["post"] for x in s["seeds"]]) for s in t["students"]]
+                for t in doc["tasks"]]
+
+    assert numbers(local.document) == numbers(remote.document)
+    assert len(remote.items["predictions"]) == len(local.items["predictions"]) == 2 * (1 + 2) * 1200

@@ -42,7 +42,7 @@ def test_every_row_carries_ci_and_item_counts(client, synthetic):
     for row in client.get("/api/leaderboard", params={"task": "blink"}).json()["rows"]:
         assert row["ci_low"] <= row["rubric_accuracy"] <= row["ci_high"] and row["n"] == 120
         for s in row["students"]:
-            assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"] and s["n"] == 300
+            assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"] and s["n"] == 300 and s["seeds"] == 3
 
 
 def test_hostile_names_are_shown_as_text(client, synthetic):
@@ -175,7 +175,8 @@ def test_per_item_rows_download_as_csv_and_parquet(client, synthetic, engine):
     assert table.num_rows == stored > 0 and {"item_id", "score", "truth", "agrees"} <= set(table.column_names)
     agrees = table.column("agrees").to_pylist()
     preds = list(csv.DictReader(io.StringIO(client.get(f"/api/submissions/{sid}/predictions.csv").text)))
-    assert {p["phase"] for p in preds} == {"baseline", "post"} and len(preds) == 3 * 2 * 2 * 300
+    # 3 tasks x 2 students x (the baseline + 3 training seeds' post-DPO answers) x 300 test items
+    assert {p["phase"] for p in preds} == {"baseline", "post"} and len(preds) == 3 * 2 * (1 + 3) * 300
     # Recompute a stored number from the download: the pooled agreement over every judgment of one task.
     doc = client.get(f"/api/submissions/{sid}/document").json()
     tasks = table.column("task").to_pylist()
@@ -188,8 +189,8 @@ def test_json_api_covers_the_store_but_never_the_tokens(client, synthetic):
     spec = client.get("/openapi.json").json()
     assert {"/api/leaderboard", "/api/submissions", "/api/submissions/{sid}", "/api/tables/{table}",
             "/api/submissions/{sid}/{kind}.{fmt}", "/api/compare"} <= set(spec["paths"])
-    for table in ("families", "releases", "submissions", "audit_results", "student_results", "audit_verdicts",
-                  "eval_predictions", "training_curves", "run_documents"):
+    for table in ("families", "releases", "submissions", "audit_results", "student_results", "student_seed_results",
+                  "audit_verdicts", "eval_predictions", "training_curves", "run_documents"):
         page = client.get(f"/api/tables/{table}", params={"limit": 2}).json()
         assert page["total"] > 0 and len(page["rows"]) <= 2, table
     assert client.get("/api/tables/api_tokens").status_code == 404
@@ -207,7 +208,29 @@ def test_verifier_page_shows_metrics_history_and_regression(client, synthetic):
     assert [h["release"] for h in detail["history"]] == ["1", "2"]
     assert detail["history"][1]["regressed"] == {"mathvista": True, "mmmu": True, "blink": True}
     compare = client.get(f"/compare?a={v1}&b={v2}", headers=HTML).text
-    assert "B is significantly worse" in compare
+    assert "B is significantly worse" in compare and "Clustered McNemar test" in compare
+    api = client.get("/api/compare", params={"a": v1, "b": v2}).json()
+    rubric = next(t for t in api["tasks"] if t["task"] == "mmmu")["rubric"]
+    assert rubric["method"].startswith("clustered McNemar") and rubric["p_value"] < 0.05
+    assert "one-sided" in rubric["method"] and rubric["p_value"] == rubric["test"]["p_less"]  # the gate's p
+    assert rubric["p_two_sided"] == rubric["test"]["p_value"] >= rubric["p_value"]
+    assert rubric["accuracy_a"]["value"] == detail["history"][0]["rubric"]["mmmu"]  # the leaderboard's figure
+    mmmu = next(t for t in api["tasks"] if t["task"] == "mmmu")
+    for student, d in mmmu["students"].items():  # B - A over items x training seeds, crossed random-effects t CI
+        seeds = mmmu["student_seeds"][student]
+        assert d["seeds"] == len(seeds["b"]) == len(d["seed_deltas"]) == 3 and len(seeds["a"]) == 3
+        assert d["method"].startswith("crossed random-effects") and d["ci_low"] <= d["delta"] <= d["ci_high"]
+        assert "Satterthwaite" in d["method"] and 0 <= d["p_below"] <= 1 and d["p_above"] == 1 - d["p_below"]
+        assert d["se"] > 0 and d["df"] >= 1 and d["ci_high"] > d["delta"] + d["se"]  # t_{0.975, df} > 1
+    assert "one-sided" in compare and "items × seeds" in compare
+    # the gate: Holm over every task's rubric and student tests, family-wise alpha; each test's own p kept
+    tests = [x for t in api["tasks"] for x in t["tests"]]
+    assert api["m"] == len(tests) == 3 * 3 and api["alpha"] == 0.05 and "Holm" in api["correction"]
+    mmmu_rubric = next(x for x in tests if (x["task"], x["kind"]) == ("mmmu", "rubric"))
+    assert mmmu_rubric["p_value"] == rubric["p_value"] <= mmmu_rubric["p_holm"]
+    assert api["b_worse"] == any(x["b_worse"] for x in tests) and all(x["rejected"] for x in tests if x["b_worse"])
+    assert all(x["rejected"] == (x["p_holm"] <= 0.05) for x in tests)
+    assert "Holm" in compare and "family-wise α = 0.05 over m = 9 tests" in compare and "compare-tests" in compare
 
 
 def test_charts_are_svg_without_user_markup(client, synthetic):

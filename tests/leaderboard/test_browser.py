@@ -8,6 +8,7 @@ Skipped where chromium is not installed, unless LADDER_TEST_BROWSER=1 (set by .c
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -113,6 +114,11 @@ def test_leaderboard_in_a_real_browser(served, page, demo_ladder):
         gates = rows.nth(i).locator("td.gate").all_inner_texts()
         assert gates == (["above", "above"] if name in ("demo-strong", "demo-moderate") else ["below", "below"])
     assert page.locator(".tab").all_inner_texts() == ["shapes 4"]
+    # Each delta is the seed mean with its CI and "(n items x S seeds)"; the demo protocol trains 3+ seeds.
+    deltas = page.locator("#leaderboard tbody td.delta").all_inner_texts()
+    assert len(deltas) == 4 * 2
+    assert all(re.fullmatch(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] \(\d+ x ([3-9]|\d\d+)\)", " ".join(d.split()))
+               for d in deltas), deltas
     assert _charts_rendered(page) == 3
     page.screenshot(path=str(_artifacts() / "leaderboard-demo.png"), full_page=True)
 
@@ -147,5 +153,8 @@ def test_leaderboard_in_a_real_browser(served, page, demo_ladder):
     page.click(f"#leaderboard a:text-is('{by_mmmu[0]}')")
     page.wait_for_url("**/submissions/**")
     assert page.locator("#verifier-name").inner_text().startswith(by_mmmu[0])
-    assert _charts_rendered(page) == 6  # 3 tasks x 2 students
+    assert _charts_rendered(page) == 9  # 3 tasks x (2 students' training charts + the training-seeds dot plot)
+    # Training seeds: the table has each student's three seeds and their mean, on every task.
+    assert page.locator("table.seeds tr.seed").count() == 3 * 2 * 3
+    assert page.locator("table.seeds tr.seed-mean").count() == 3 * 2
     assert page.dialogs == []

@@ -32,3 +32,19 @@ def test_demo_students_are_middling_and_use_every_answer(demo_data_dir):
         assert r["in_band"] and cfg.target_low <= r["probe_accuracy"] <= cfg.target_high, r
         assert set(r["answer_shares"]) == {"A", "B", "C", "D"}
         assert min(r["answer_shares"].values()) >= cfg.min_answer_share, r["answer_shares"]
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_warmup_trains_the_assistant_turn_as_dpo_sees_it(tiny_model_dirs, family):
+    """The warm-up's labels are the whole assistant turn the chat template renders (answer, end token and the
+    newline after it), the completion self-DPO trains on; an untaught trailing token would take most of the SFT
+    gradient of self-DPO's first steps."""
+    from harness.models.loading import ModelRef, load_vlm
+    from harness.models.warmup import _batch_inputs
+
+    _, processor = load_vlm(ModelRef(path=tiny_model_dirs[family]))
+    items = get_task("shapes").items(limit=3)
+    enc = _batch_inputs(processor, items)
+    for row, it in zip(enc["labels"], items, strict=True):
+        taught = processor.tokenizer.decode([t for t in row.tolist() if t != -100])
+        assert taught == f"{it.answer}<|im_end|>\n"

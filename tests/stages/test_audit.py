@@ -52,7 +52,7 @@ def test_simulated_rubric_accuracy_ci_covers_p_and_gate_follows_baseline(demo_se
         assert g["verdict"] == ("above" if g["rubric_accuracy"] >= g["baseline"] else "below")
     for key in ("pair_direction_accuracy", "gated_pair_direction_accuracy", "cost", "provenance"):
         assert key in doc
-    assert doc["provenance"]["protocol_version"] == "1" and doc["provenance"]["seeds"]["simulated"] == 0
+    assert doc["provenance"]["protocol_version"] == "2" and doc["provenance"]["seeds"]["simulated"] == 0
     assert doc["cost"]["judgments"] == 2 * 200 * 8
 
 
@@ -135,7 +135,9 @@ def test_hf_tiny_verifier_judges_real_images_and_garbage_is_recorded(demo_settin
     assert result.cost.device == "cpu" and result.cost.usd is None and "does not apply" in result.cost.note
 
 
-def test_openai_backend_audit_against_a_real_local_server(demo_settings):
+def test_openai_backend_audit_against_a_real_local_server(demo_settings, monkeypatch):
+    monkeypatch.setenv("LADDER_ALLOW_LOCAL_ENDPOINTS", "1")  # the operator's own server on 127.0.0.1
+
     def judge(n, body, headers, server):
         if n % 10 == 0:
             return 500, {}, {"error": {"message": "overloaded"}}

@@ -133,3 +133,66 @@ def test_undefined_statistics_are_stored_as_null_and_load_back_as_nan(db_url):
         assert s.scalar(select(VerdictRow.score).order_by(VerdictRow.id)) is None
     assert stored["tasks"][0]["audit"]["metrics"]["tpr"]["value"] is None
     assert math.isnan(RunResult.model_validate(stored).tasks[0].audit.metrics.tpr.value)
+
+
+def test_a_schema_2_document_stores_every_seed_and_the_seed_mean(db_url):
+    """Training seeds: one SeedRow per (student, seed), post answers and curve points tagged with their seed,
+    and the student row holding the seed mean with its two-level CI (no single-run McNemar p)."""
+    import statistics
+
+    from harness.store.queue import ProtocolKey, record
+    from harness.store.schema import SeedRow
+    from tests.fixtures.results import STUDENTS, manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("three-seeds")
+    doc, items = synthetic_run(m, {"mmmu": 0.7, "blink": 0.3}, test=200, seeds=3)
+    assert doc["schema_version"] == "2"
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    sid = record(engine, m.model_dump(mode="json"), m.digest(), key, doc, items).id
+    with session_scope(engine) as s:
+        seeds = s.scalars(select(SeedRow).where(SeedRow.submission_id == sid)).all()
+        assert len(seeds) == 2 * len(STUDENTS) * 3
+        for task in doc["tasks"]:
+            for out in task["students"]:
+                row = s.scalar(select(StudentRow).where(StudentRow.task == task["task"],
+                                                        StudentRow.student == out["student"]))
+                runs = sorted((r for r in seeds if (r.task, r.student) == (task["task"], out["student"])),
+                              key=lambda r: r.seed)
+                assert [r.seed for r in runs] == [0, 1, 2] and all(r.status == "succeeded" for r in runs)
+                for r, run in zip(runs, out["seeds"], strict=True):  # each seed: its own item-only CI and p
+                    assert r.delta == pytest.approx(run["delta"]["delta"])
+                    assert (r.delta_ci_low, r.delta_ci_high) == pytest.approx(
+                        (run["delta"]["ci_low"], run["delta"]["ci_high"]))
+                    assert r.mcnemar_p == pytest.approx(run["delta"]["mcnemar_p"]) and r.loss_fell is True
+                    assert r.post == pytest.approx(run["post"]["value"]) and len(r.rounds) == 2
+                # The student row is the seed mean, with the two-level CI and the seeds' spread.
+                assert row.seeds == 3 and row.mcnemar_p is None and row.loss_fell is True
+                assert row.post == pytest.approx(statistics.fmean(r.post for r in runs))
+                assert row.delta == pytest.approx(statistics.fmean(r.delta for r in runs))
+                assert row.seed_deltas == pytest.approx([r.delta for r in runs])
+                assert row.seed_sd == pytest.approx(statistics.stdev(r.delta for r in runs))
+                assert (row.delta_ci_low, row.delta_ci_high) == pytest.approx(
+                    (out["delta"]["ci_low"], out["delta"]["ci_high"]))
+        preds = s.execute(select(PredictionRow.phase, PredictionRow.seed, func.count())
+                          .where(PredictionRow.task == "mmmu", PredictionRow.student == STUDENTS[0][0])
+                          .group_by(PredictionRow.phase, PredictionRow.seed)).all()
+        assert sorted(preds) == [("baseline", 0, 200), ("post", 0, 200), ("post", 1, 200), ("post", 2, 200)]
+        curve = s.execute(select(TrainingPoint.seed, func.count())
+                          .where(TrainingPoint.task == "mmmu", TrainingPoint.student == STUDENTS[0][0])
+                          .group_by(TrainingPoint.seed)).all()
+        assert sorted(curve) == [(0, 20), (1, 20), (2, 20)]
+
+
+def test_a_schema_1_document_is_one_run_seed_0(job):
+    from harness.store.schema import SeedRow
+
+    engine, sub = job
+    with session_scope(engine) as s:
+        ingest(s, s.get(type(sub), sub.id), document(), items())
+    with session_scope(engine) as s:
+        row = s.scalar(select(StudentRow).where(StudentRow.student == "s1"))
+        assert row.seeds == 1 and row.seed_deltas is None and row.mcnemar_p == pytest.approx(0.001)
+        seeds = s.scalars(select(SeedRow).where(SeedRow.student == "s1")).all()
+        assert [(r.seed, r.delta, r.mcnemar_p) for r in seeds] == [(0, pytest.approx(0.1), pytest.approx(0.001))]
+        assert set(s.scalars(select(TrainingPoint.seed))) == {0} and set(s.scalars(select(PredictionRow.seed))) == {0}
