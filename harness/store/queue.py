@@ -49,12 +49,13 @@ def utcnow() -> datetime:
 
 
 def model_label(manifest: dict) -> str | None:
-    """What the verifier runs, as one string: 'hub_id@revision', a local path, or the endpoint's model name."""
+    """What the verifier runs, as one string: 'hub_id@revision', a local folder's name (the public releases table
+    names no host path), or the endpoint's model name."""
     model, endpoint = manifest.get("model"), manifest.get("endpoint")
     if isinstance(model, dict):
         if model.get("hub_id"):
             return f"{model['hub_id']}@{model.get('revision')}"[:500]
-        return str(model.get("path"))[:500]
+        return str(model.get("path")).rstrip("/").rsplit("/", 1)[-1][:500] or None
     if isinstance(endpoint, dict):
         return f"{endpoint.get('model')} via {endpoint.get('base_url')}"[:500]
     return None

@@ -109,3 +109,14 @@ def test_racing_workers_never_run_the_same_job(db_url):
     claimed = [j for jobs in results.values() for j in jobs]
     assert sorted(claimed) == sorted(ids), "every job ran exactly once"
     assert sum(1 for jobs in results.values() if jobs) >= 2, "the workers really raced"
+
+
+@pytest.mark.parametrize(("model", "label"), [
+    ({"path": "/srv/ladder-models/team-a/judge-7b/"}, "judge-7b"),
+    ({"hub_id": "team-a/judge", "revision": "abc123"}, "team-a/judge@abc123"),
+])
+def test_the_public_releases_table_names_a_local_model_by_its_folder_only(db_url, model, label):
+    engine = connect(db_url)
+    q.submit(engine, {**manifest("m"), "backend": "hf", "model": model}, "hm", PROTO)
+    with session_scope(engine) as s:
+        assert s.scalar(select(Release.model)) == label
