@@ -285,8 +285,7 @@ def post_submission(request: Request, store: Store, body: Annotated[bytes, Depen
         message = f"unknown protocol profile {profile!r}; profiles: {', '.join(PROFILES)}"
         return _rejected(message, [("profile", message)])
     protocol = get_protocol(profile)
-    key = ProtocolKey(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
-                      config=protocol.model_dump(mode="json"))
+    key = ProtocolKey.of(protocol)
     job, created = submit(store.engine, manifest.model_dump(mode="json"), manifest.digest(), key)
     logger.info("submission %d %s by token %r", job.id, "queued" if created else "already present", who)
     out = Queued(id=job.id, status=job.status, created=created, url=f"/submissions/{job.id}")

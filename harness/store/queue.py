@@ -38,6 +38,12 @@ class ProtocolKey:
     digest: str
     config: dict
 
+    @classmethod
+    def of(cls, protocol) -> ProtocolKey:
+        """The key of a protocol configuration (its version, profile, digest and whole configuration)."""
+        return cls(version=protocol.version, profile=protocol.profile, digest=protocol.digest(),
+                   config=protocol.model_dump(mode="json"))
+
 
 def _update():
     # No in-Python re-evaluation of the WHERE clause against loaded objects (SQLite returns naive datetimes).

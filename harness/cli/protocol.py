@@ -1,0 +1,324 @@
+"""Protocol runs on this machine: `tasks`, `tiny`, `eval`, `export-lm-eval`, `demo`, `audit`, `run`, `fetch`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from harness.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_BLOCKED,
+    AllowLocalEndpoints,
+    DataOpt,
+    JsonFlag,
+    ManifestArg,
+    ProfileOpt,
+    app,
+    bad_input,
+    check_egress,
+    console,
+    engine,
+    load_inputs,
+    masked,
+    permit_local_endpoints,
+    progress_bar,
+    with_progress,
+)
+from harness.cli.printing import findings_json, plan_text, print_audit, print_findings, print_run_table
+
+PANEL = "Protocol runs on this machine"
+
+
+@app.command("tasks", rich_help_panel=PANEL)
+def tasks_cmd() -> None:
+    """List the registered tasks and where their data comes from."""
+    from harness.tasks import TASKS, get_task
+
+    table = Table("task", "hub id", "revision", "split", "configs", "audit / test share")
+    for name in TASKS.names():
+        task = get_task(name)
+        src = task.source
+        spec = task.split_spec
+        table.add_row(name, src.repo_id if src else "(generated)", src.revision if src else "-",
+                      src.split if src else "-", str(len(src.configs) or 1) if src else "-",
+                      f"{spec.audit_size} / {spec.test_fraction:.0%}")
+    console.print(table)
+
+
+@app.command("tiny", rich_help_panel=PANEL)
+def tiny_cmd(
+    family: Annotated[str, typer.Argument(help="qwen2_5_vl or qwen3_vl")],
+    out: Annotated[Path, typer.Option(help="Folder to save the model and processor to.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+) -> None:
+    """Build a tiny Qwen VL model (real architecture classes, random weights) and save it."""
+    from harness.models.tiny import TinySpec, save_tiny
+
+    save_tiny(TinySpec(family=family, seed=seed), out)
+    console.print(f"saved tiny {family} to {out}")
+
+
+@app.command("eval", rich_help_panel=PANEL)
+def eval_cmd(
+    task_name: Annotated[str, typer.Argument(metavar="TASK")],
+    model: Annotated[str, typer.Option(help="Local model folder, or a hub id with --revision.")],
+    revision: Annotated[str | None, typer.Option(help="Hub revision (for a hub id).")] = None,
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option(help="audit, train or test.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N items of the split.")] = None,
+) -> None:
+    """Greedy exact-match accuracy of a model on a task split (scored by the task's scorer)."""
+    from harness.models.loading import ModelRef, load_vlm
+    from harness.stages.evaluate import evaluate
+    from harness.tasks import get_task
+
+    ref = ModelRef(path=Path(model)) if Path(model).exists() else ModelRef(hub_id=model, revision=revision)
+    task = get_task(task_name)
+    items = task.items(path=data)
+    ids = set(task.splits([it.id for it in items])[split][:limit])
+    chosen = [it for it in items if it.id in ids]
+    m, p = load_vlm(ref)
+    with progress_bar() as progress:
+        result = evaluate(m, p, task, chosen, progress=progress)
+    console.print(f"{task_name} {split}: accuracy {result.accuracy}")
+
+
+@app.command("export-lm-eval", rich_help_panel=PANEL)
+def export_lm_eval_cmd(
+    out: Annotated[Path, typer.Argument(help="Include path to write the lm-eval tasks under.")],
+    profile: Annotated[str, typer.Option(help="Protocol profile: its tasks, splits and answer length.")] = "demo",
+    data: DataOpt = None,
+) -> None:
+    """Write each task's test split as an lm-eval task (scored by our scorer), for `lm_eval --include_path OUT`."""
+    from harness.lmeval import export_task
+    from harness.protocol import get_protocol
+    from harness.stages.audit import protocol_splits
+    from harness.tasks import get_task
+
+    protocol = get_protocol(profile)
+    for name in protocol.tasks:
+        task = get_task(name)
+        test = protocol_splits(task, task.items(path=data), protocol)["test"]
+        path = export_task(test, name, protocol.profile, out, max_gen_toks=protocol.eval_max_new_tokens)
+        console.print(f"{escape(name)}: {len(test)} test items -> {escape(str(path))}")
+    console.print(f"run: lm_eval --model hf-multimodal --model_args pretrained=MODEL --apply_chat_template "
+                  f"--include_path {escape(str(out))} --tasks <name>")
+
+
+@app.command("demo", rich_help_panel=PANEL)
+def demo_cmd(
+    ladder: Annotated[Path, typer.Option(help="Folder of demo verifier manifests.")] = Path("submissions/demo"),
+    profile: Annotated[str, typer.Option(help="Protocol profile.")] = "demo",
+    jobs: Annotated[int | None, typer.Option(min=1, help="Self-DPO seed runs (and student warm-ups) at once, one "
+                                                        "process each (default: one per CPU core).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (every run's summary and the "
+                                                         "findings) instead of tables.")] = False,
+) -> None:
+    """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO (every training
+    seed) and evaluate every demo verifier, and print the per-task table and whether the findings hold."""
+    import json
+    import time
+
+    from harness.models.students import resolve_students
+    from harness.protocol import get_protocol
+    from harness.runner import run_protocol
+    from harness.settings import get_settings
+    from harness.submission import load_manifest
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    settings = get_settings()
+    protocol = get_protocol(profile)
+    manifests = sorted(ladder.glob("*.yaml"))
+    if not manifests:
+        console.print(f"[red]no manifests in {escape(str(ladder))}[/red]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    loaded = [load_manifest(p) for p in manifests]
+    jobs = jobs or os.cpu_count() or 1
+
+    def work(progress):
+        resolve_students(protocol.students, settings.data_dir, protocol.split_seed, jobs=jobs)
+        return [run_protocol(m, protocol, settings, progress=progress, jobs=jobs) for m in loaded]
+
+    results = with_progress(as_json, work, "finished stages are kept; run again to resume.")
+    ids = record_runs(engine(), loaded, protocol, results, settings)
+    if as_json:
+        typer.echo(json.dumps({"profile": protocol.profile, "protocol_digest": protocol.digest(), "jobs": jobs,
+                               "wall_seconds": round(time.perf_counter() - t0, 1), "submissions": ids,
+                               "findings": findings_json(results),
+                               "runs": [r.summary() for r in results]}, indent=2, default=str))
+        return
+    print_run_table(results)
+    print_findings(results)
+    console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
+                  f"Results and artifacts: {escape(str(settings.data_dir))}.")
+    console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(masked(settings.database))}. "
+                  "See the leaderboard: [bold]ladder serve[/bold] (or [bold]make serve[/bold]), then open "
+                  f"http://127.0.0.1:8000/ (demo took {time.perf_counter() - t0:.0f} s).", highlight=False)
+
+
+def record_runs(engine, manifests, protocol, results, settings=None) -> list[int]:
+    """Store runs made in this process as succeeded submissions (the same run again changes nothing); the stored
+    documents name their files relative to ``settings``' data directory, as every published document does."""
+    from harness.publish import public_document
+    from harness.results import item_rows
+    from harness.settings import get_settings
+    from harness.store.queue import ProtocolKey, record
+
+    settings = settings or get_settings()
+    key = ProtocolKey.of(protocol)
+    return [record(engine, m.model_dump(mode="json"), m.digest(), key,
+                   public_document(r.model_dump(mode="json"), settings), item_rows(r)).id
+            for m, r in zip(manifests, results, strict=True)]
+
+
+@app.command("audit", rich_help_panel=PANEL)
+def audit_cmd(
+    submission: ManifestArg,
+    task_name: Annotated[str, typer.Option("--task", help="Target task, e.g. mmmu.")],
+    profile: ProfileOpt = "production",
+    data: DataOpt = None,
+    as_json: JsonFlag = False,
+    fail_on_block: Annotated[bool, typer.Option(
+        help=f"Exit with code {EXIT_BLOCKED} when the gate blocks any student (for a verifier team's CI).")] = False,
+    allow_local_endpoints: AllowLocalEndpoints = False,
+) -> None:
+    """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
+
+    Exit codes: 0 done; 2 bad input (manifest, task, profile); 3 gate blocks a student (only with
+    --fail-on-block); 130 interrupted (nothing partial is written).
+    """
+    import json
+
+    from harness.settings import get_settings
+    from harness.stages.audit import run_audit
+
+    permit_local_endpoints(allow_local_endpoints)
+    manifest, protocol = load_inputs(submission, profile)
+    check_egress(manifest)
+    if task_name not in protocol.tasks:
+        bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
+    settings = get_settings()
+    result = with_progress(as_json, lambda progress: run_audit(manifest, protocol, task_name, settings,
+                                                                 data_path=data, progress=progress),
+                            "nothing partial was written; run again to resume.")
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+    else:
+        print_audit(result)
+    if fail_on_block and result.blocked:
+        raise typer.Exit(EXIT_BLOCKED)
+
+
+@app.command("run", rich_help_panel=PANEL)
+def run_cmd(
+    submission: ManifestArg,
+    profile: ProfileOpt = "production",
+    data: DataOpt = None,
+    as_json: JsonFlag = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts, GPU-hours) and exit.")
+                       ] = False,
+    gpu: Annotated[str | None, typer.Option(help="--dry-run: GPU type of the estimate (default: the manifest's "
+                                                 "cost basis, else H100-80GB).")] = None,
+    rates: Annotated[Path | None, typer.Option(help="--dry-run: folder with bench/audit_gpu.py and "
+                                                    "bench/selfdpo_gpu.py results measured on a GPU, to calibrate "
+                                                    "the estimate.")] = None,
+    answer_tokens: Annotated[int | None, typer.Option(min=1, help="--dry-run: assume answers this long (default: "
+                                                                  "each at its token limit).")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Self-DPO seed runs at once, one process each (CPU: up to one "
+                                                  "per core; one GPU: 1).")] = 1,
+    allow_local_endpoints: AllowLocalEndpoints = False,
+) -> None:
+    """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
+
+    Finished stages are kept under $LADDER_DATA_DIR/runs/: run the same command again after an
+    interruption and it resumes from the last finished stage. Exit codes as for `ladder audit`;
+    1 when a stage failed (the reason is in the result).
+    """
+    import json
+
+    from harness.runner import plan, run_protocol
+    from harness.settings import get_settings
+
+    permit_local_endpoints(allow_local_endpoints)
+    manifest, protocol = load_inputs(submission, profile)
+    if not dry_run:
+        check_egress(manifest)
+    if dry_run:
+        p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens))
+        typer.echo(json.dumps(p, indent=2) if as_json else plan_text(p))
+        return
+    settings = get_settings()
+    result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
+                                                                    progress=progress, jobs=jobs),
+                            "finished stages are kept; run again to resume.")
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+    else:
+        print_run_table([result])
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def assumptions(gpu: str | None, rates: Path | None, answer_tokens: int | None):
+    """The estimate's assumptions from the command line, or exit 2 with the reason."""
+    from harness.estimate import Assumptions, EstimateError, load_slowdowns
+    from harness.hardware import GPUS
+    from harness.registry import UnknownNameError
+
+    try:
+        if gpu is not None:
+            GPUS.get(gpu)
+        a = Assumptions(gpu=gpu, answer_tokens=answer_tokens)
+        if rates is not None:
+            a.slowdowns, a.calibrated_by = load_slowdowns(rates)
+        return a
+    except (UnknownNameError, EstimateError) as err:
+        bad_input(str(err))
+
+
+@app.command("fetch", rich_help_panel=PANEL)
+def fetch_cmd(
+    manifests: Annotated[list[Path] | None, typer.Argument(help="Verifier manifests whose hub models to fetch too.")]
+    = None,
+    profile: Annotated[str, typer.Option(help="Protocol profile: its students and tasks.")] = "production",
+    lock: Annotated[Path | None, typer.Option(help="Lock file to write (default: DATA_DIR/fetch.lock.json).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be fetched and exit.")] = False,
+) -> None:
+    """Download every model and dataset the protocol (and the given verifiers) need into the cache, and record the
+    commit each revision resolved to, so that protocol runs can go with the network off."""
+    from harness.fetch import FetchError, assets, fetch, write_lock
+    from harness.protocol import get_protocol
+    from harness.settings import get_settings
+    from harness.submission import ManifestError, load_manifest
+
+    try:
+        protocol = get_protocol(profile)
+        loaded = [load_manifest(p) for p in manifests or []]
+    except (ManifestError, ValueError) as err:
+        bad_input(str(err))
+    todo = assets(protocol, loaded)
+    table = Table("kind", "repository", "revision", "for")
+    for a in todo:
+        table.add_row(a.kind, escape(a.repo_id), escape(a.revision), escape(a.role))
+    console.print(table)
+    if dry_run or not todo:
+        console.print("nothing to fetch" if not todo else f"{len(todo)} asset(s); run without --dry-run to fetch")
+        return
+    settings = get_settings()
+    lock = lock or settings.data_dir / "fetch.lock.json"
+    with progress_bar() as progress:
+        bar = progress.add_task("fetching", total=len(todo))
+        try:
+            pinned = fetch(todo, settings.hf_cache_dir, progress=lambda _: progress.advance(bar))
+        except FetchError as err:
+            bad_input(f"{err}\n(is the network up and HF_HUB_OFFLINE unset? private repos need HF_TOKEN)")
+    write_lock(pinned, lock)
+    for a in pinned["assets"]:
+        console.print(f"{escape(a['repo_id'])}@{escape(a['revision'])} -> {a['resolved']}", highlight=False)
+    console.print(f"pinned in {escape(str(lock))}")
