@@ -186,7 +186,7 @@ def make_config(scale: str, tokenizer, image_size: int):
     """The Qwen3VLConfig: the 8B release values (full) or tiny sizes (tiny), with our token ids."""
     from transformers import Qwen3VLConfig
 
-    from harness.models.tiny import TinySpec
+    from harness.config import TinySpec
 
     ids = token_ids(tokenizer)
     if scale == "full":
@@ -225,8 +225,9 @@ def make_config(scale: str, tokenizer, image_size: int):
 
 def make_processor(scale: str, tokenizer, image_size: int):
     """The image-only Qwen3-VL processor: the released image settings (full) or tiny's (tiny)."""
+    from harness.config import TinySpec
     from harness.models.processing import IMAGE_ONLY_PROCESSORS
-    from harness.models.tiny import CHAT_TEMPLATE, TinySpec, _image_processor
+    from harness.models.tiny import CHAT_TEMPLATE, _image_processor
 
     if scale == "full":
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -303,7 +304,7 @@ def synthetic_image(rng: random.Random, size: int):
 
 def build_requests(items: int, k: int, image_size: int, seed: int):
     """``items x k`` JudgeRequests: DEFAULT_RUBRIC with a multiple-choice question and short answers."""
-    from harness.protocol import DEFAULT_RUBRIC
+    from harness.config import DEFAULT_RUBRIC
     from harness.stages.audit import render_rubric
     from harness.verifiers.base import JudgeRequest
 

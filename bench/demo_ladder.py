@@ -31,10 +31,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from harness.cli import print_findings, print_run_table
-    from harness.models.students import resolve_students
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
     from harness.runner import run_protocol
     from harness.settings import get_settings
+    from harness.stages.students import resolve_students
     from harness.submission import load_manifest
 
     settings, protocol = get_settings(), get_protocol("demo")

@@ -59,8 +59,8 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights; nothing is fetched
 
 from bench import audit_gpu as ag  # noqa: E402  (shared helpers: tokenizer, processor, build, env, nvidia-smi)
+from harness.config import SAMPLE_BATCH_PROMPTS  # noqa: E402
 from harness.estimate import dpo_steps  # noqa: E402
-from harness.stages.selfdpo_config import SAMPLE_BATCH_PROMPTS  # noqa: E402
 
 logger = logging.getLogger("bench.selfdpo_gpu")
 
@@ -161,7 +161,7 @@ def make_config(scale: str, tokenizer, image_size: int):
     """The Qwen3VLConfig: the 2B release values (full) or tiny sizes (tiny), with our token ids."""
     from transformers import Qwen3VLConfig
 
-    from harness.models.tiny import TinySpec
+    from harness.config import TinySpec
 
     ids = ag.token_ids(tokenizer)
     if scale == "full":
@@ -328,7 +328,7 @@ def make_step_timer(deadline_s: float, clock: Clock):
 def dry_run(args: argparse.Namespace, say: ag.Report) -> dict:
     import torch
 
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
 
     tokenizer = ag.build_bench_tokenizer(args.tokenizer)
     config = make_config("full", tokenizer, args.image_size)
@@ -374,7 +374,7 @@ def bench_run(args: argparse.Namespace, say: ag.Report, res: dict) -> dict:
     """Build, sample, train and evaluate; fills ``res`` as it goes (kept if a step fails)."""
     import torch
 
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
     from harness.tasks import get_task
 
     cuda = torch.cuda.is_available()
@@ -577,7 +577,8 @@ def dpo_stage(args, say, clock: Clock, model, processor, sampled, cands, by_id, 
 
 
 def eval_stage(args, say, clock: Clock, model, processor, task, items) -> dict:
-    from harness.stages.evaluate import EvalConfig, evaluate
+    from harness.config import EvalConfig
+    from harness.stages.evaluate import evaluate
 
     ecfg = EvalConfig(batch_size=args.eval_batch_size, max_new_tokens=args.eval_new_tokens)
     if not args.no_force_length:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -10,10 +9,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.config import digest
+
 
 def cache_key(**parts: Any) -> str:
     """A short stable hash of JSON-serialisable parts (the identity of a cached artifact)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return digest(parts, 20, compact=False)
 
 
 def _umask() -> int:

@@ -27,8 +27,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.config import SAMPLE_BATCH_PROMPTS
 from harness.hardware import DEFAULT_GPU, GPU, GPUS, Architecture, architecture
-from harness.stages.selfdpo_config import SAMPLE_BATCH_PROMPTS
 
 KINDS = ("sample", "eval", "judge", "train")
 QUESTION_TOKENS = 100   # question, options and chat template of one item, text only (assumed)

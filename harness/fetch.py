@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.protocol import ProtocolConfig
+from harness.config import ProtocolConfig
 from harness.submission import Manifest
 
 logger = logging.getLogger(__name__)

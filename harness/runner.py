@@ -19,16 +19,16 @@ from pydantic import BaseModel, Field
 from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text, read_json
+from harness.config import EvalConfig, ProtocolConfig
 from harness.estimate import Assumptions, estimate
 from harness.metrics import Proportion, SeedDelta, seed_delta
-from harness.models.students import resolve_student
-from harness.protocol import ProtocolConfig
 from harness.seeds import SeedJob, SeedOutcome, SeedRunner
 from harness.settings import Settings
 from harness.stages.audit import AuditResult, LazyStudent, baseline_path, protocol_splits, run_audit, student_ident
-from harness.stages.evaluate import EvalConfig, load_or_evaluate
+from harness.stages.evaluate import load_or_evaluate
+from harness.stages.students import resolve_student
 from harness.submission import Manifest
-from harness.tasks import get_task
+from harness.tasks import check_tasks, get_task
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Setting
     each process then uses its share of the cores' threads). A seed's numbers do not depend on ``jobs``
     beyond the thread count: every run loads the frozen student and seeds its own generators.
     """
+    check_tasks(protocol.tasks)
     rid = run_id(manifest, protocol)
     root = settings.data_dir / "runs" / rid
     tasks = []

@@ -26,8 +26,8 @@ from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import atomic_write_text
+from harness.config import ProtocolConfig
 from harness.metrics import PairedDelta, Proportion, paired_delta
-from harness.protocol import ProtocolConfig
 from harness.settings import Settings
 from harness.stages.selfdpo import SelfDPOResult
 from harness.submission import Manifest
@@ -75,11 +75,12 @@ class SeedJob(BaseModel):
 
 def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None) -> SeedOutcome:
     """One self-DPO run and its evaluation; the outcome is also written to ``job.out``."""
+    from harness.config import EvalConfig
     from harness.models.loading import load_vlm
-    from harness.models.students import resolve_student
     from harness.stages.audit import protocol_splits, submission_rubric
-    from harness.stages.evaluate import EvalConfig, evaluate
+    from harness.stages.evaluate import evaluate
     from harness.stages.selfdpo import self_dpo
+    from harness.stages.students import resolve_student
     from harness.tasks import get_task
     from harness.verifiers import make_backend
     from harness.verifiers.hf import pick_device

@@ -7,8 +7,6 @@ site, so they are checked for control characters and length here and escaped on 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import unicodedata
 from datetime import date
@@ -18,7 +16,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.models.loading import DType, ModelRef
+from harness.config import DType, ModelRef
+from harness.config import digest as canonical_digest
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_NAME = 80
@@ -215,8 +214,7 @@ class Manifest(_Strict):
 
     def digest(self) -> str:
         """sha256 of the canonical JSON form: equal manifests hash equal, whatever the YAML layout."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return canonical_digest(self.model_dump(mode="json"))
 
 
 def _error_fields(err: ValidationError) -> list[tuple[str, str]]:

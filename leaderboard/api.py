@@ -254,7 +254,7 @@ def post_submission(request: Request, store: Store, body: Annotated[bytes, Depen
     the write wait on the database, parsing a 64 KB YAML body can take a second). On the event loop, one request
     waiting on a locked store would stall every other request, /healthz included."""
     from harness.admission import admit
-    from harness.protocol import PROFILES, get_protocol
+    from harness.config import PROFILES, get_protocol
     from harness.store.queue import ProtocolKey, submit
     from harness.store.tokens import verify_token
     from harness.submission import ManifestError, load_manifest_text, parse_manifest

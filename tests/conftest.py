@@ -28,7 +28,8 @@ def _isolated_caches(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dirs(tmp_path_factory):
     """Folders of a saved tiny Qwen2.5-VL- and Qwen3-VL-class model, keyed by family."""
-    from harness.models.tiny import TinySpec, save_tiny
+    from harness.config import TinySpec
+    from harness.models.tiny import save_tiny
 
     root = tmp_path_factory.mktemp("tiny")
     return {fam: save_tiny(TinySpec(family=fam), root / fam) for fam in ("qwen2_5_vl", "qwen3_vl")}
@@ -41,8 +42,8 @@ def demo_data_dir(tmp_path_factory):
     The warm-up is the real one of the demo profile (about a minute per student on 2 cores);
     every test that runs a protocol stage on the demo profile reuses it.
     """
-    from harness.models.students import resolve_student
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
+    from harness.stages.students import resolve_student
 
     root = tmp_path_factory.mktemp("demo-data")
     protocol = get_protocol("demo")
@@ -60,7 +61,7 @@ def demo_ladder(demo_data_dir):
     """
     from pathlib import Path
 
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
     from harness.runner import run_protocol
     from harness.settings import Settings
     from harness.submission import load_manifest
@@ -91,8 +92,7 @@ def small_profile(tmp_path) -> str:
     students from training noise, so it trains at the production learning rate (2e-5), where the tiny
     students barely move; the effects of training are asserted on the full demo ladder.
     """
-    from harness.protocol import AuditConfig, get_protocol
-    from harness.stages.selfdpo_config import SelfDPOConfig
+    from harness.config import AuditConfig, SelfDPOConfig, get_protocol
 
     demo = get_protocol("demo")
     small = demo.model_copy(update={

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.config import get_protocol
 from harness.estimate import Assumptions, EstimateError, dpo_steps, generate_seconds, load_slowdowns, train_seconds
 from harness.hardware import ARCHITECTURES, GPUS, Architecture
-from harness.protocol import get_protocol
 from harness.runner import plan
 from harness.submission import load_manifest
 

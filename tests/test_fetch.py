@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.config import get_protocol
 from harness.fetch import FetchError, assets, fetch
-from harness.protocol import get_protocol
 from harness.submission import load_manifest
 
 

@@ -20,11 +20,11 @@ def _load_utils(folder):
 
 @pytest.mark.slow
 def test_lm_eval_accuracy_equals_native_eval_on_a_tiny_student(demo_data_dir, tmp_path):
+    from harness.config import EvalConfig, get_protocol
     from harness.models.loading import load_vlm
-    from harness.models.students import resolve_student
-    from harness.protocol import get_protocol
     from harness.stages.audit import protocol_splits
-    from harness.stages.evaluate import EvalConfig, evaluate
+    from harness.stages.evaluate import evaluate
+    from harness.stages.students import resolve_student
 
     protocol = get_protocol("demo")
     task = get_task("shapes")

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.protocol import get_protocol
+from harness.config import get_protocol
 from harness.runner import run_id
 from harness.submission import load_manifest
 

@@ -53,12 +53,15 @@ def bad_input(message: str):
 
 def load_inputs(submission: Path, profile: str):
     """The validated manifest and protocol, or exit 2 with the reason."""
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
     from harness.registry import UnknownNameError
     from harness.submission import ManifestError, load_manifest
+    from harness.tasks import check_tasks
 
     try:
-        return load_manifest(submission), get_protocol(profile)
+        manifest, protocol = load_manifest(submission), get_protocol(profile)
+        check_tasks(protocol.tasks)
+        return manifest, protocol
     except (ManifestError, UnknownNameError, ValueError) as err:
         bad_input(str(err))
 

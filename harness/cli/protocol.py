@@ -57,7 +57,8 @@ def tiny_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
 ) -> None:
     """Build a tiny Qwen VL model (real architecture classes, random weights) and save it."""
-    from harness.models.tiny import TinySpec, save_tiny
+    from harness.config import TinySpec
+    from harness.models.tiny import save_tiny
 
     save_tiny(TinySpec(family=family, seed=seed), out)
     console.print(f"saved tiny {family} to {out}")
@@ -73,7 +74,8 @@ def eval_cmd(
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N items of the split.")] = None,
 ) -> None:
     """Greedy exact-match accuracy of a model on a task split (scored by the task's scorer)."""
-    from harness.models.loading import ModelRef, load_vlm
+    from harness.config import ModelRef
+    from harness.models.loading import load_vlm
     from harness.stages.evaluate import evaluate
     from harness.tasks import get_task
 
@@ -95,8 +97,8 @@ def export_lm_eval_cmd(
     data: DataOpt = None,
 ) -> None:
     """Write each task's test split as an lm-eval task (scored by our scorer), for `lm_eval --include_path OUT`."""
+    from harness.config import get_protocol
     from harness.lmeval import export_task
-    from harness.protocol import get_protocol
     from harness.stages.audit import protocol_splits
     from harness.tasks import get_task
 
@@ -124,10 +126,10 @@ def demo_cmd(
     import json
     import time
 
-    from harness.models.students import resolve_students
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
     from harness.runner import run_protocol
     from harness.settings import get_settings
+    from harness.stages.students import resolve_students
     from harness.submission import load_manifest
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -292,8 +294,8 @@ def fetch_cmd(
 ) -> None:
     """Download every model and dataset the protocol (and the given verifiers) need into the cache, and record the
     commit each revision resolved to, so that protocol runs can go with the network off."""
+    from harness.config import get_protocol
     from harness.fetch import FetchError, assets, fetch, write_lock
-    from harness.protocol import get_protocol
     from harness.settings import get_settings
     from harness.submission import ManifestError, load_manifest
 

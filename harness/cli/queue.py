@@ -84,9 +84,9 @@ def execute_cmd(
     docker and ray executors (the worker outside lands the result in the store)."""
     import json
 
+    from harness.config import get_protocol
     from harness.executors import write_outcome
     from harness.executors.local import run_in_process
-    from harness.protocol import get_protocol
     from harness.settings import get_settings
 
     try:

@@ -129,8 +129,8 @@ def _student_mounts(protocol: dict[str, Any], settings: Settings, cfg: DockerSet
     """``(target, host folder)`` of each built tiny student the protocol uses: only those, read-only. A student not
     built yet, or not readable by the container's user, is built inside the job folder (``/data/students`` there
     is the job's own)."""
-    from harness.models.students import student_folder
-    from harness.protocol import ProtocolConfig
+    from harness.config import ProtocolConfig
+    from harness.stages.students import student_folder
 
     config = ProtocolConfig.model_validate(protocol)
     out = []

@@ -9,7 +9,7 @@ from harness.settings import Settings
 
 
 def run_in_process(manifest: dict[str, Any], protocol: dict[str, Any], settings: Settings) -> ExecutorOutcome:
-    from harness.protocol import ProtocolConfig
+    from harness.config import ProtocolConfig
     from harness.publish import public_document
     from harness.results import item_rows
     from harness.runner import run_protocol

@@ -10,61 +10,10 @@ a bare tokenizer is an error rather than a confusing failure later.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from harness.config import DType, ModelRef
 
 logger = logging.getLogger(__name__)
-
-DType = Literal["auto", "float32", "bfloat16", "float16"]
-
-
-#: The hub's repository id form (owner/name of letters, digits, '-', '_', '.'); anything else could be read as a
-#: local path by ``from_pretrained``.
-_HUB_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_REVISION = r"^([A-Za-z0-9][A-Za-z0-9_./-]*)?$"  # empty: refused below as "needs a pinned revision"
-
-
-class ModelRef(BaseModel):
-    """Where a model comes from: exactly one of a hub id (with a revision) or a local folder."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    hub_id: str | None = Field(default=None, pattern=_HUB_ID, max_length=96,
-                               description="Hub repository id 'owner/name', e.g. 'Qwen/Qwen3-VL-2B-Instruct' (never "
-                                           "a path: no '..', no leading '/').")
-    revision: str | None = Field(default=None, pattern=_REVISION, max_length=100,
-                                 description="Hub commit, tag or branch; required with hub_id.")
-    path: Path | None = Field(default=None, description="A local folder holding a saved model + processor.")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelRef:
-        if (self.hub_id is None) == (self.path is None):
-            raise ValueError(f"give exactly one of hub_id ({self.hub_id!r}) or path ({self.path!r})")
-        if self.hub_id is not None and not self.revision:
-            raise ValueError(f"hub_id {self.hub_id!r} needs a pinned revision (got {self.revision!r})")
-        for value in (self.hub_id, self.revision):
-            if value is not None and ".." in value:
-                raise ValueError(f"{value!r} must not contain '..'")
-        return self
-
-    @property
-    def location(self) -> str:
-        """What ``from_pretrained`` is given. A hub id that also names a folder under the working directory is
-        refused: ``from_pretrained`` would read the folder instead of the hub repository."""
-        if self.hub_id is None:
-            return str(self.path)
-        if Path(self.hub_id).exists():
-            raise ValueError(f"hub_id {self.hub_id!r} also names a local folder; refusing to read it as the model")
-        return self.hub_id
-
-    def describe(self) -> dict[str, Any]:
-        """Provenance: where the model came from."""
-        if self.hub_id is not None:
-            return {"hub_id": self.hub_id, "revision": self.revision}
-        return {"path": str(self.path)}
-
 
 def _torch_dtype(dtype: DType):
     import torch

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from harness.config import TinySpec
 from harness.models.processing import IMAGE_ONLY_PROCESSORS
-from harness.models.tiny_config import Family, TinySpec  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 

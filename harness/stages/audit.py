@@ -24,16 +24,16 @@ from rich.progress import Progress
 from harness import cancel
 from harness.artifacts import cache_key, write_jsonl
 from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
+from harness.config import EvalConfig, ModelRef, ProtocolConfig
 from harness.cost import Cost, Usage, price
 from harness.metrics import Proportion
-from harness.models.loading import ModelRef, load_vlm
-from harness.models.students import resolve_student
-from harness.protocol import ProtocolConfig
+from harness.models.loading import load_vlm
 from harness.provenance import Provenance, git_commit, hardware, package_versions
 from harness.rubric_template import RubricRenderer, render_in_process
 from harness.settings import Settings
 from harness.stages.candidates import Candidate, candidates_path, load_or_sample
-from harness.stages.evaluate import EvalConfig, EvalResult, load_or_evaluate
+from harness.stages.evaluate import EvalResult, load_or_evaluate
+from harness.stages.students import resolve_student
 from harness.stages.verdict import parse_verdict
 from harness.submission import Manifest
 from harness.tasks import Item, Task, get_task

@@ -17,8 +17,8 @@ from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import cache_key, read_jsonl, write_jsonl
+from harness.config import AuditConfig
 from harness.models.generate import generate_batch
-from harness.protocol import AuditConfig
 from harness.tasks import Item, Task
 
 logger = logging.getLogger(__name__)

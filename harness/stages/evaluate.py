@@ -6,23 +6,17 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import atomic_write_text
+from harness.config import EvalConfig
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate
 from harness.tasks import Item, Task
 
 logger = logging.getLogger(__name__)
-
-
-class EvalConfig(BaseModel):
-    """How a student is evaluated."""
-
-    batch_size: int = Field(default=16, ge=1, description="Prompts per generate() call.")
-    max_new_tokens: int = Field(default=16, ge=1, description="Longest answer generated.")
 
 
 class Prediction(BaseModel):

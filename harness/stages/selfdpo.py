@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field
 
 from harness import cancel
 from harness.audit_metrics import pick_pair
+from harness.config import SAMPLE_BATCH_PROMPTS, SelfDPOConfig
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate_batch
-from harness.stages.selfdpo_config import SAMPLE_BATCH_PROMPTS, SelfDPOConfig
 from harness.stages.verdict import parse_verdict
 from harness.tasks import Item, Task
 from harness.verifiers import JudgeRequest, VerifierBackend
@@ -220,7 +220,8 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
              progress=None) -> SelfDPOResult:
     """Run all rounds in place on ``model`` (its weights, or the LoRA adapter injected into it); returns the logs.
     Raises FloatingPointError on a NaN loss."""
-    from harness.stages.evaluate import EvalConfig, evaluate
+    from harness.config import EvalConfig
+    from harness.stages.evaluate import evaluate
 
     rng = random.Random(cfg.seed)
     import torch

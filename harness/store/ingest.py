@@ -8,14 +8,13 @@ stored result is never silently replaced.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from harness.config import digest as canonical_digest
 from harness.store.schema import (
     AuditRow,
     PredictionRow,
@@ -44,7 +43,7 @@ def json_safe(value: Any) -> Any:
 
 
 def document_hash(document: dict) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_digest(document)
 
 
 def _cost_columns(cost: dict) -> dict:

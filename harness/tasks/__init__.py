@@ -6,6 +6,7 @@ Tasks are pure: no models, no database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from harness.registry import Registry
@@ -29,7 +30,14 @@ def list_tasks() -> list[str]:
     return TASKS.names()
 
 
+def check_tasks(names: Iterable[str]) -> None:
+    """Raise :class:`harness.registry.UnknownNameError` (with "did you mean") for the first unregistered name: a
+    protocol's task list is checked here, where tasks are known, not by the configuration layer."""
+    for name in names:
+        TASKS.get(name)
+
+
 # Importing the modules registers the tasks.
 from harness.tasks import blink, mathvista, mmmu, shapes  # noqa: E402, F401
 
-__all__ = ["HubSource", "Item", "Score", "Task", "TASKS", "get_task", "list_tasks", "register_task"]
+__all__ = ["HubSource", "Item", "Score", "Task", "TASKS", "check_tasks", "get_task", "list_tasks", "register_task"]

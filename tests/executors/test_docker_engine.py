@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.config import get_protocol
 from harness.executors.docker import DockerExecutor, DockerSettings
-from harness.protocol import get_protocol
 from harness.settings import Settings
 from harness.store import connect, migrate, session_scope
 from harness.store import queue as q

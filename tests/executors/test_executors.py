@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.config import get_protocol
 from harness.executors import ExecutorError, get_executor, read_outcome
-from harness.protocol import get_protocol
 from harness.registry import UnknownNameError
 from harness.settings import Settings
 from harness.submission import load_manifest

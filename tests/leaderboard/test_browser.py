@@ -43,7 +43,7 @@ def _free_port() -> int:
 def served(demo_ladder, engine, store_url, synthetic, tmp_path):
     """`ladder serve` over a store with the demo ladder and the synthetic production board; yields its URL."""
     from harness.cli import record_runs
-    from harness.protocol import get_protocol
+    from harness.config import get_protocol
 
     manifests, results = zip(*demo_ladder.values(), strict=True)
     record_runs(engine, list(manifests), get_protocol("demo"), list(results))

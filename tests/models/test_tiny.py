@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
+from harness.config import ModelRef, TinySpec
 from harness.models.generate import generate
-from harness.models.loading import ModelRef, load_processor, load_vlm
+from harness.models.loading import load_processor, load_vlm
 from harness.models.processing import ImageOnlyQwen2_5_VLProcessor, ImageOnlyQwen3VLProcessor
-from harness.models.tiny import TinySpec, build_tokenizer, ensure_tiny
+from harness.models.tiny import build_tokenizer, ensure_tiny
 
 EXPECTED = {
     "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", ImageOnlyQwen2_5_VLProcessor),

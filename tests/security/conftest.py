@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from harness.protocol import get_protocol
+from harness.config import get_protocol
 from harness.store import connect
 from harness.store import queue as q
 from harness.submission import parse_manifest

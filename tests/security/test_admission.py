@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from harness.admission import admission_problems
 from harness.cli import app
-from harness.models.loading import ModelRef
+from harness.config import ModelRef
 from harness.rubric_template import RubricRenderer, TemplateRefused, check_template
 from harness.settings import Settings
 from harness.submission import ManifestError, parse_manifest

@@ -65,8 +65,8 @@ def test_a_cancelled_job_cancels_its_ray_task(demo_data_dir, small_profile, tmp_
     ray = pytest.importorskip("ray")
     import shutil
 
+    from harness.config import get_protocol
     from harness.executors.ray import RayExecutor, RaySettings
-    from harness.protocol import get_protocol
     from harness.settings import Settings
 
     shutil.copytree(demo_data_dir / "students", tmp_path / "data" / "students")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.protocol import get_protocol
+from harness.config import get_protocol
 from harness.settings import Settings
 from harness.submission import load_manifest
 
@@ -26,7 +26,7 @@ STRONG = Path("submissions/demo/strong.yaml")
 def docker_job(tmp_path):
     """A data directory as a worker host has it (database, tiny students, shared artifacts), an HF cache, and
     a submission's manifest and protocol."""
-    from harness.models.students import student_folder
+    from harness.stages.students import student_folder
 
     data = tmp_path / "data"
     demo = get_protocol("demo")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from harness.artifacts import read_jsonl
 from harness.cli import EXIT_BLOCKED, EXIT_INTERRUPTED, app
-from harness.protocol import AuditConfig, get_protocol
+from harness.config import AuditConfig, get_protocol
 from harness.stages.audit import run_audit
 from harness.submission import parse_manifest
 from tests.fixtures.openai_server import FakeServer, completion

@@ -1,25 +1,45 @@
-"""Stage 2's settings (every field is part of the protocol and its digest), apart from
-:mod:`harness.stages.selfdpo` so that reading a protocol never imports torch, TRL or a model."""
+"""The stages' settings: the rubric audit (stage 1), self-DPO (stage 2), evaluation (stage 3).
+
+Every field of the audit and self-DPO settings is part of the protocol and of its digest. Fields the stages share
+are typed once here (``Candidates``, ``Temperature``, ``MaxNewTokens``) and used by each.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from harness.config.base import Strict
 
 SAMPLE_BATCH_PROMPTS = 16  # prompts per sampling call (x k candidates each): a memory bound, not protocol
 
+Candidates = Annotated[int, Field(ge=2, description="Candidates sampled from the student per item (prompt).")]
+Temperature = Annotated[float, Field(gt=0, description="Student sampling temperature for candidates.")]
+MaxNewTokens = Annotated[int, Field(ge=1, description="Longest generated answer, in tokens.")]
 
-class SelfDPOConfig(BaseModel):
+
+class AuditConfig(Strict):
+    """Stage 1: the rubric audit."""
+
+    size: int = Field(default=200, ge=1, description="Held-out audit items per task (the task's audit split).")
+    k: Candidates = 8
+    temperature: Temperature = 1.0
+    top_p: float = Field(default=1.0, gt=0, le=1, description="Student nucleus sampling mass.")
+    max_new_tokens: MaxNewTokens = 16
+    threshold: float = Field(default=0.5, ge=0, le=1, description="Verdict 'correct' iff score >= threshold.")
+    seed: int = Field(default=0, description="Seed of candidate sampling.")
+    batch_size: int = Field(default=16, ge=1, description="Items per sampling call.")
+
+
+class SelfDPOConfig(Strict):
     """Stage 2: self-DPO. Every field is part of the protocol (and of its digest)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     rounds: int = Field(default=3, ge=1, description="Sample-judge-train rounds.")
     prompts_per_round: int = Field(default=256, ge=1, description="Train-split prompts sampled per round.")
-    k: int = Field(default=8, ge=2, description="Candidates sampled per prompt.")
-    temperature: float = Field(default=1.0, gt=0, description="Student sampling temperature.")
-    max_new_tokens: int = Field(default=16, ge=1, description="Longest candidate.")
+    k: Candidates = 8
+    temperature: Temperature = 1.0
+    max_new_tokens: MaxNewTokens = 16
     tau: float = Field(default=0.15, ge=0, le=1, description="Replay gate: admit a pair iff margin >= tau.")
     replay_ratio: float = Field(default=1.0, ge=0, description="Replayed pairs per newly admitted pair.")
     beta: float = Field(default=0.1, gt=0, description="DPO beta.")
@@ -50,3 +70,11 @@ class SelfDPOConfig(BaseModel):
         if unknown:
             raise ValueError(f"loss_type {sorted(unknown)} not supported")
         return self
+
+
+class EvalConfig(Strict):
+    """Stage 3: how a student is evaluated (greedy, exact match); not a protocol field of its own (the protocol's
+    ``eval_max_new_tokens`` sets the answer length)."""
+
+    batch_size: int = Field(default=16, ge=1, description="Prompts per generate() call.")
+    max_new_tokens: MaxNewTokens = 16

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import torch
 from pydantic import BaseModel, Field
 
+from harness.config import WarmupConfig
 from harness.models.generate import user_message
-from harness.models.warmup_config import WarmupConfig  # noqa: F401  (re-exported)
 from harness.tasks import Item, Task
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupCo
     preference. The settle phase continues on the same data for ``settle_steps`` steps while the learning rate
     decays linearly to zero, so the student ends where the optimiser comes to rest.
     """
-    from harness.stages.evaluate import EvalConfig, evaluate
+    from harness.config import EvalConfig
+    from harness.stages.evaluate import evaluate
 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)

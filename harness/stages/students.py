@@ -14,8 +14,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from harness.models.loading import ModelRef
-from harness.protocol import StudentConfig
+from harness.config import ModelRef, StudentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def resolve_students(students, data_dir: Path, split_seed: int = 0, jobs: int = 
 
 def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -> None:
     from harness.models.tiny import build_tiny
-    from harness.models.warmup import warmup
+    from harness.stages.warmup import warmup
     from harness.tasks import get_task
 
     assert student.tiny is not None

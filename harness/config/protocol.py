@@ -8,16 +8,13 @@ the synthetic ``shapes`` task.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from harness.models.loading import DType, ModelRef
-from harness.models.tiny_config import TinySpec
-from harness.models.warmup_config import WarmupConfig
-from harness.stages.selfdpo_config import SelfDPOConfig
+from harness.config.base import Strict, digest
+from harness.config.models import DType, ModelRef, TinySpec, WarmupConfig
+from harness.config.stages import AuditConfig, SelfDPOConfig
 
 PROTOCOL_VERSION = "2"  # 2: self-DPO repeated over training seeds; outcomes are seed means
 
@@ -33,11 +30,7 @@ Is the student's answer correct? Reply with a JSON object only, for example {"sc
 where score is the probability (0 to 1) that the student's answer is correct."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StudentConfig(_Strict):
+class StudentConfig(Strict):
     """A student: a hub checkpoint (production) or a tiny model warmed up locally (demo)."""
 
     name: str = Field(description="Short name used in results, e.g. 'qwen3-vl-2b'.")
@@ -56,20 +49,7 @@ class StudentConfig(_Strict):
         return self
 
 
-class AuditConfig(_Strict):
-    """Stage 1: the rubric audit."""
-
-    size: int = Field(default=200, ge=1, description="Held-out audit items per task (the task's audit split).")
-    k: int = Field(default=8, ge=2, description="Candidates sampled from each frozen student per item.")
-    temperature: float = Field(default=1.0, gt=0, description="Student sampling temperature for candidates.")
-    top_p: float = Field(default=1.0, gt=0, le=1, description="Student nucleus sampling mass.")
-    max_new_tokens: int = Field(default=16, ge=1, description="Longest candidate answer.")
-    threshold: float = Field(default=0.5, ge=0, le=1, description="Verdict 'correct' iff score >= threshold.")
-    seed: int = Field(default=0, description="Seed of candidate sampling.")
-    batch_size: int = Field(default=16, ge=1, description="Items per sampling call.")
-
-
-class ProtocolConfig(_Strict):
+class ProtocolConfig(Strict):
     version: Literal["2"] = PROTOCOL_VERSION
     profile: str = Field(description="Name of this profile, e.g. 'production' or 'demo'.")
     tasks: tuple[str, ...] = Field(min_length=1, description="Target tasks, by registry name.")
@@ -82,10 +62,8 @@ class ProtocolConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ProtocolConfig:
-        from harness.tasks import TASKS
-
-        for t in self.tasks:
-            TASKS.get(t)
+        # Task names are checked against the task registry where tasks are resolved (harness.tasks.check_tasks,
+        # called by the CLI and the runner): the configuration layer knows no task.
         names = [s.name for s in self.students]
         if len(set(names)) != len(names):
             raise ValueError(f"student names must differ, got {names}")
@@ -93,8 +71,7 @@ class ProtocolConfig(_Strict):
 
     def digest(self) -> str:
         """A short hash of the whole configuration: the cache key of everything it determines."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return digest(self.model_dump(mode="json"), 16)
 
     def student(self, name: str) -> StudentConfig:
         for s in self.students:

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from harness.models.warmup import WarmupConfig, answer_shares
+from harness.config import WarmupConfig
 from harness.stages.evaluate import Prediction
+from harness.stages.warmup import answer_shares
 from harness.tasks import get_task
 
 
@@ -39,8 +40,9 @@ def test_warmup_trains_the_assistant_turn_as_dpo_sees_it(tiny_model_dirs, family
     """The warm-up's labels are the whole assistant turn the chat template renders (answer, end token and the
     newline after it), the completion self-DPO trains on; an untaught trailing token would take most of the SFT
     gradient of self-DPO's first steps."""
-    from harness.models.loading import ModelRef, load_vlm
-    from harness.models.warmup import _batch_inputs
+    from harness.config import ModelRef
+    from harness.models.loading import load_vlm
+    from harness.stages.warmup import _batch_inputs
 
     _, processor = load_vlm(ModelRef(path=tiny_model_dirs[family]))
     items = get_task("shapes").items(limit=3)
