@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.config import SAMPLE_BATCH_PROMPTS
 from harness.hardware import DEFAULT_GPU, GPU, GPUS, Architecture, architecture
+from harness.submission import backend_class
 
 KINDS = ("sample", "eval", "judge", "train")
 QUESTION_TOKENS = 100   # question, options and chat template of one item, text only (assumed)
@@ -175,7 +176,7 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
                 "note": f"no GPU estimate: students {missing} are not hub models with a catalogued architecture "
                         "(harness/hardware.py); tiny students run on a CPU in minutes", **common}
     judge_arch = None
-    if manifest.backend in ("hf", "vllm") and manifest.model is not None:
+    if backend_class(manifest.backend).uses_device and manifest.model is not None:
         judge_arch = architecture(manifest.model.hub_id, manifest.parameters)
     tasks = {}
     for pt in plan_tasks:
@@ -217,11 +218,12 @@ def _judging_note(manifest, judge_arch: Architecture | None) -> str:
     if judge_arch is not None:
         kv = "" if judge_arch.layers else " (architecture not catalogued: KV cache not counted)"
         return f"on the worker's GPU: {judge_arch.hub_id}, {judge_arch.parameters / 1e9:.2f} B parameters{kv}"
-    if manifest.backend in ("hf", "vllm"):
+    backend = backend_class(manifest.backend)
+    if backend.uses_device:
         return "on the worker's GPU, not estimated: the manifest gives no parameter count"
-    if manifest.backend == "openai":
+    if backend.remote:
         return "by the endpoint: billed per token by its owner, not in these GPU-hours"
-    return "simulated: no model"
+    return f"{manifest.backend}: no model"
 
 
 # --------------------------------------------------------------------------- calibration

@@ -76,14 +76,13 @@ class SeedJob(BaseModel):
 def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None) -> SeedOutcome:
     """One self-DPO run and its evaluation; the outcome is also written to ``job.out``."""
     from harness.config import EvalConfig
-    from harness.models.loading import load_vlm
+    from harness.models.loading import load_vlm, pick_device
     from harness.stages.audit import protocol_splits, submission_rubric
     from harness.stages.evaluate import evaluate
     from harness.stages.selfdpo import self_dpo
     from harness.stages.students import resolve_student
     from harness.tasks import get_task
     from harness.verifiers import make_backend
-    from harness.verifiers.hf import pick_device
 
     t0 = time.perf_counter()
     protocol, manifest = job.protocol, job.manifest

@@ -163,7 +163,7 @@ class Manifest(_Strict):
     name: Name = Field(description="Verifier name shown on the leaderboard.")
     family: Name = Field(description="Verifier family; releases of one family are compared.")
     release: Name = Field(description="Version of this release, e.g. '2026.11' or 'v3'.")
-    backend: str = Field(description="hf, vllm, openai or simulated.")
+    backend: str = Field(description="A registered verifier backend (harness.verifiers): hf, vllm, openai, simulated.")
     model: ModelRef | None = Field(default=None, description="Hub id + revision or local folder (hf, vllm).")
     endpoint: Endpoint | None = Field(default=None, description="Chat-completions endpoint (openai).")
     simulated: Simulated | None = Field(default=None, description="Simulation settings (simulated).")
@@ -182,17 +182,15 @@ class Manifest(_Strict):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        from harness.verifiers import BACKENDS
-
         try:
-            BACKENDS.get(value)  # unknown backend -> "did you mean" error
+            backend_class(value)  # unknown backend -> "did you mean" error
         except KeyError as err:  # UnknownNameError is a KeyError, which pydantic does not wrap
             raise ValueError(str(err)) from None
         return value
 
     @model_validator(mode="after")
     def _backend_settings(self) -> Manifest:
-        needs = {"hf": "model", "vllm": "model", "openai": "endpoint", "simulated": "simulated"}.get(self.backend)
+        needs = backend_class(self.backend).section  # each backend names the section it reads
         if needs is not None and getattr(self, needs) is None:
             raise ValueError(f"backend {self.backend!r} needs the '{needs}' section")
         if self.rubric_template is not None:
@@ -215,6 +213,14 @@ class Manifest(_Strict):
     def digest(self) -> str:
         """sha256 of the canonical JSON form: equal manifests hash equal, whatever the YAML layout."""
         return canonical_digest(self.model_dump(mode="json"))
+
+
+def backend_class(name: str):
+    """The verifier backend class registered as ``name`` (its description: section, device use, remoteness);
+    raises :class:`harness.registry.UnknownNameError` with "did you mean" for an unknown name."""
+    from harness.verifiers import BACKENDS
+
+    return BACKENDS.get(name)
 
 
 def _error_fields(err: ValidationError) -> list[tuple[str, str]]:

@@ -15,6 +15,13 @@ from harness.config import DType, ModelRef
 
 logger = logging.getLogger(__name__)
 
+def pick_device() -> str:
+    """Where models run: the GPU when there is one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _torch_dtype(dtype: DType):
     import torch
 

@@ -173,7 +173,7 @@ class LazyStudent:
 
     def __call__(self):
         if self.loaded is None:
-            from harness.verifiers.hf import pick_device
+            from harness.models.loading import pick_device
 
             self.loaded = load_vlm(self.ref, device=pick_device(), dtype="float32")
         return self.loaded
@@ -249,7 +249,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         raws = judge_all(backend, requests, chunk, progress)
         judge_wall = time.perf_counter() - j0
         device_seconds = getattr(backend, "device_seconds", 0.0)
-        device = getattr(backend, "device", "remote" if manifest.backend == "openai" else "none")
+        device = getattr(backend, "device", "remote" if type(backend).remote else "none")
     finally:
         if own_backend:
             backend.close()

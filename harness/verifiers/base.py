@@ -51,8 +51,14 @@ class VerifierBackend(ABC):
     """A way to run a verifier. Subclasses register with :data:`harness.verifiers.BACKENDS`."""
 
     name: ClassVar[str]
-    #: Whether the backend holds an accelerator while judging (its time counts as device time).
+    #: The manifest section the backend reads its settings from ("model", "endpoint", "simulated"); manifest
+    #: validation requires it. None: the backend needs no section.
+    section: ClassVar[str | None] = None
+    #: Whether the backend holds this worker's accelerator while judging: its time counts as device time, and the
+    #: dry run estimates its GPU-hours from the judge model's size (the manifest's ``model``).
     uses_device: ClassVar[bool] = False
+    #: Whether someone else's server judges (an endpoint billed by its owner, not in the protocol's GPU-hours).
+    remote: ClassVar[bool] = False
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest

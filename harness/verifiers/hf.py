@@ -18,20 +18,15 @@ from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
 logger = logging.getLogger(__name__)
 
 
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @register_backend
 class HFBackend(VerifierBackend):
     name: ClassVar[str] = "hf"
+    section: ClassVar[str] = "model"
     uses_device: ClassVar[bool] = True
 
     def __init__(self, manifest, device: str | None = None) -> None:
         super().__init__(manifest)
-        from harness.models.loading import load_vlm
+        from harness.models.loading import load_vlm, pick_device
 
         assert manifest.model is not None, "manifest validation guarantees a 'model' section"
         self.device = device or pick_device()

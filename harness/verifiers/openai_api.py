@@ -130,7 +130,9 @@ class OpenAIBackend(VerifierBackend):
     """Judges through ``POST {base_url}/chat/completions`` with up to ``concurrency`` requests in flight."""
 
     name: ClassVar[str] = "openai"
+    section: ClassVar[str] = "endpoint"
     uses_device: ClassVar[bool] = False
+    remote: ClassVar[bool] = True
 
     #: First retry delay (seconds); doubles with each retry up to ``backoff_max_s``. Tests shrink these.
     backoff_base_s: float = 0.5

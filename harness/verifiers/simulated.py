@@ -44,6 +44,7 @@ def _rng(seed: int, item_id: str, prompt: str) -> random.Random:
 @register_backend
 class SimulatedBackend(VerifierBackend):
     name: ClassVar[str] = "simulated"
+    section: ClassVar[str] = "simulated"
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
         sim = self.manifest.simulated

@@ -25,6 +25,7 @@ class VLLMUnavailable(RuntimeError):
 @register_backend
 class VLLMBackend(VerifierBackend):
     name: ClassVar[str] = "vllm"
+    section: ClassVar[str] = "model"
     uses_device: ClassVar[bool] = True
 
     def __init__(self, manifest) -> None:
