@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import SAMPLE_BATCH_PROMPTS
+from harness.documents import TaskPlan
 from harness.hardware import DEFAULT_GPU, GPU, GPUS, Architecture, architecture
 from harness.submission import backend_class
 
@@ -107,7 +108,7 @@ class Assumptions:
         return limit if self.answer_tokens is None else min(limit, self.answer_tokens)
 
 
-def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: dict, a: Assumptions) -> list[Work]:
+def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: TaskPlan, a: Assumptions) -> list[Work]:
     """One student's work on one task: audit candidates and baseline (shared, once), and per training seed
     (``protocol.selfdpo.seeds`` full runs from the frozen student) self-DPO sampling, training and probes, and the
     evaluation after training."""
@@ -116,16 +117,16 @@ def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: dict, a: Ass
     seeds = cfg.seeds
     sample_len, eval_len = a.length(cfg.max_new_tokens), a.length(protocol.eval_max_new_tokens)
     eval_batch = 16  # harness.stages.evaluate.EvalConfig.batch_size
-    test = plan_task["test_items"]
-    steps = dpo_steps(cfg.rounds, plan_task["selfdpo_prompts"], cfg.replay_ratio, cfg.batch_size, cfg.epochs)
+    test = plan_task.test_items
+    steps = dpo_steps(cfg.rounds, plan_task.selfdpo_prompts, cfg.replay_ratio, cfg.batch_size, cfg.epochs)
     return [
         Work("audit", "sample", arch.hub_id, generate_seconds(
-            arch, gpu, plan_task["audit_items"] * audit.k, audit.batch_size * audit.k, prompt,
+            arch, gpu, plan_task.audit_items * audit.k, audit.batch_size * audit.k, prompt,
             a.length(audit.max_new_tokens)), shared=True),
         Work("baseline", "eval", arch.hub_id, generate_seconds(arch, gpu, test, eval_batch, prompt, eval_len),
              shared=True),
         Work("selfdpo", "sample", arch.hub_id, seeds * generate_seconds(
-            arch, gpu, cfg.rounds * plan_task["selfdpo_prompts"] * cfg.k, SAMPLE_BATCH_PROMPTS * cfg.k, prompt,
+            arch, gpu, cfg.rounds * plan_task.selfdpo_prompts * cfg.k, SAMPLE_BATCH_PROMPTS * cfg.k, prompt,
             sample_len)),
         Work("selfdpo", "train", arch.hub_id,
              seeds * train_seconds(arch, gpu, steps, cfg.batch_size, prompt + sample_len)),
@@ -136,27 +137,27 @@ def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: dict, a: Ass
     ]
 
 
-def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: dict, a: Assumptions) -> list[Work]:
+def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: TaskPlan, a: Assumptions) -> list[Work]:
     """The verifier's judgments of one student's candidates on one task: the audit's once, self-DPO's per
     training seed."""
     template = manifest.rubric_template or protocol.rubric_template
     candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
     prompt = arch.image_tokens(a.image_side_px) + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
     gen = manifest.generation
-    per_student = plan_task["audit_judgments"] // max(1, plan_task["students"])
+    per_student = plan_task.audit_judgments // max(1, plan_task.students)
 
     def judge(stage: str, n: int) -> Work:
         return Work(stage, "judge", arch.hub_id,
                     generate_seconds(arch, gpu, n, gen.batch_size, prompt, a.length(gen.max_new_tokens)))
 
     return [judge("audit", per_student),
-            judge("selfdpo", protocol.selfdpo.seeds * plan_task["selfdpo_judgments"])]
+            judge("selfdpo", protocol.selfdpo.seeds * plan_task.selfdpo_judgments)]
 
 
 # --------------------------------------------------------------------------- estimate
 
 
-def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict:
+def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> dict:
     """GPU-hours per task and stage for ``manifest`` under ``protocol``, as a JSON-ready dict.
 
     ``plan_tasks`` counts one training run (``selfdpo_judgments`` per student and seed); the protocol runs
@@ -165,8 +166,8 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
     ``workload`` (per task and student, over all seeds) say so in the result."""
     seeds = protocol.selfdpo.seeds
     common = {"training_seeds": seeds,
-              "workload": {pt["task"]: {"selfdpo_judgments": seeds * pt["selfdpo_judgments"],
-                                        "post_eval_items": seeds * pt["test_items"]} for pt in plan_tasks}}
+              "workload": {pt.task: {"selfdpo_judgments": seeds * pt.selfdpo_judgments,
+                                        "post_eval_items": seeds * pt.test_items} for pt in plan_tasks}}
     priced_gpu = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
     gpu = GPUS.get(a.gpu or priced_gpu)
     students = [architecture(s.model.hub_id) if s.model else None for s in protocol.students]
@@ -183,7 +184,7 @@ def estimate(manifest, protocol, plan_tasks: list[dict], a: Assumptions) -> dict
         works = [w for arch in students for w in student_work(arch, gpu, protocol, pt, a)]
         if judge_arch is not None:
             works += [w for _ in students for w in judge_work(judge_arch, gpu, manifest, protocol, pt, a)]
-        tasks[pt["task"]] = _summarise(works, a.slowdowns)
+        tasks[pt.task] = _summarise(works, a.slowdowns)
     total = sum(t["gpu_hours"] for t in tasks.values())
     by_kind = {k: sum(t["by_kind"].get(k, 0.0) for t in tasks.values()) for k in KINDS}
     marginal = sum(t["gpu_hours_not_shared"] for t in tasks.values())

@@ -20,6 +20,7 @@ from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text, read_json
 from harness.config import EvalConfig, ProtocolConfig
+from harness.documents import Plan, TaskPlan
 from harness.estimate import Assumptions, estimate
 from harness.metrics import Proportion, SeedDelta, seed_delta
 from harness.seeds import SeedJob, SeedOutcome, SeedRunner
@@ -185,11 +186,7 @@ def aggregate(failed: StudentOutcome, seeds: list[SeedOutcome], before: list[boo
                                      "silent_regression": loss_fell and delta.ci_high < 0})
 
 
-# Item counts of the production splits (hub dataset sizes), for planning without a download.
-KNOWN_SIZES = {"mathvista": 1000, "mmmu": 900, "blink": 1901}
-
-
-def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions | None = None) -> dict:
+def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions | None = None) -> Plan:
     """What a run will do: judgment and item counts, and the GPU-hours they take
     (:mod:`harness.estimate`; no model or data is loaded)."""
     from harness.tasks.splits import assign_splits
@@ -197,18 +194,16 @@ def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions 
     tasks = []
     for name in protocol.tasks:
         task = get_task(name)
-        n = KNOWN_SIZES.get(name, getattr(task, "n_items", 0))
+        n = task.planned_items()
         split = assign_splits([str(i) for i in range(n)], task.split_spec)
         audit_n = min(protocol.audit.size, len(split["audit"]))
         cfg = protocol.selfdpo
-        tasks.append({
-            "task": name, "items": n, "audit_items": audit_n, "k": protocol.audit.k,
-            "students": len(protocol.students),
-            "audit_judgments": audit_n * protocol.audit.k * len(protocol.students),
-            "selfdpo_rounds": cfg.rounds, "selfdpo_prompts": min(cfg.prompts_per_round, len(split["train"])),
-            "k_train": cfg.k, "selfdpo_judgments": cfg.rounds * min(cfg.prompts_per_round, len(split["train"])) * cfg.k,
-            "test_items": len(split["test"]),
-        })
-    return {"verifier": manifest.name, "protocol": protocol.version, "profile": protocol.profile,
-            "stages": ["audit", "selfdpo", "evaluate"], "tasks": tasks,
-            "estimate": estimate(manifest, protocol, tasks, assumptions or Assumptions())}
+        prompts = min(cfg.prompts_per_round, len(split["train"]))
+        tasks.append(TaskPlan(
+            task=name, items=n, audit_items=audit_n, k=protocol.audit.k, students=len(protocol.students),
+            audit_judgments=audit_n * protocol.audit.k * len(protocol.students), selfdpo_rounds=cfg.rounds,
+            selfdpo_prompts=prompts, k_train=cfg.k, selfdpo_judgments=cfg.rounds * prompts * cfg.k,
+            test_items=len(split["test"])))
+    return Plan(verifier=manifest.name, protocol=protocol.version, profile=protocol.profile,
+                stages=["audit", "selfdpo", "evaluate"], tasks=tasks,
+                estimate=estimate(manifest, protocol, tasks, assumptions or Assumptions()))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from harness.config import PROFILES
 from harness.store.schema import (
     AuditRow,
     Family,
@@ -39,7 +40,8 @@ from leaderboard.views import (
     TaskAudit,
 )
 
-TASK_ORDER = ("mathvista", "mmmu", "blink", "shapes")
+# Tasks in the order the protocol profiles list them (production's first), then any other by name.
+TASK_ORDER = tuple(dict.fromkeys(t for make in PROFILES.values() for t in make().tasks))
 
 
 @dataclass(frozen=True)

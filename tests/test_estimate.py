@@ -64,7 +64,7 @@ def test_catalogue_matches_the_published_configs_the_benches_build(tmp_path):
 
 
 def _estimate(path, **kw):
-    return plan(load_manifest(path), get_protocol("production"), Assumptions(**kw))["estimate"]
+    return plan(load_manifest(path), get_protocol("production"), Assumptions(**kw)).estimate
 
 
 def test_ladder_estimates_grow_with_the_verifier_and_price_the_hours():
@@ -95,11 +95,11 @@ def test_selfdpo_and_post_eval_scale_with_the_training_seeds_and_the_audit_does_
     for path in LADDER:
         manifest = load_manifest(path)
         full, one = plan(manifest, protocol), plan(manifest, _one_seed(protocol))
-        e, e1 = full["estimate"], one["estimate"]
+        e, e1 = full.estimate, one.estimate
         assert (e["training_seeds"], e1["training_seeds"]) == (seeds, 1)
         per_seed_hours = 0.0
-        for pt in full["tasks"]:
-            t, t1 = e["tasks"][pt["task"]], e1["tasks"][pt["task"]]
+        for pt in full.tasks:
+            t, t1 = e["tasks"][pt.task], e1["tasks"][pt.task]
             for stage in ("selfdpo", "evaluate"):  # every training seed is a full run from the frozen student
                 assert t["by_stage"][stage] == pytest.approx(seeds * t1["by_stage"][stage], rel=1e-12), stage
             for stage in ("audit", "baseline"):  # once per protocol run
@@ -107,8 +107,8 @@ def test_selfdpo_and_post_eval_scale_with_the_training_seeds_and_the_audit_does_
             per_seed_hours += t1["by_stage"]["selfdpo"] + t1["by_stage"]["evaluate"]
             assert t["gpu_hours"] - t1["gpu_hours"] == pytest.approx((seeds - 1) * (
                 t1["by_stage"]["selfdpo"] + t1["by_stage"]["evaluate"]), rel=1e-9)
-            assert e["workload"][pt["task"]] == {"selfdpo_judgments": seeds * pt["selfdpo_judgments"],
-                                                 "post_eval_items": seeds * pt["test_items"]}
+            assert e["workload"][pt.task] == {"selfdpo_judgments": seeds * pt.selfdpo_judgments,
+                                                 "post_eval_items": seeds * pt.test_items}
         assert e["gpu_hours"] == pytest.approx(e1["gpu_hours"] + (seeds - 1) * per_seed_hours, rel=1e-9)
         assert e["by_kind"]["train"] == pytest.approx(seeds * e1["by_kind"]["train"], rel=1e-12)
         assert e["usd"] == pytest.approx(e1["usd"] + (seeds - 1) * 2.50 * per_seed_hours, rel=1e-9)
@@ -140,7 +140,7 @@ def test_endpoint_verifiers_leave_judging_out():
 
 def test_tiny_students_get_no_gpu_estimate():
     p = plan(load_manifest("submissions/demo/strong.yaml"), get_protocol("demo"))
-    assert p["estimate"]["basis"] is None and "tiny" in p["estimate"]["note"]
+    assert p.estimate["basis"] is None and "tiny" in p.estimate["note"]
 
 
 def test_dry_run_prints_the_gpu_hours_of_every_rung():
@@ -202,3 +202,13 @@ def test_a_gpu_measurement_scales_its_own_kind_of_work(cpu_audit_bench, tmp_path
 def test_rates_folder_without_bench_results_is_refused(tmp_path):
     out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run", "--rates", str(tmp_path)])
     assert out.exit_code == 2 and "audit_gpu.json" in out.output
+
+
+def test_a_task_that_declares_no_size_is_refused_by_the_dry_run_not_planned_as_empty(monkeypatch, tmp_path):
+    from harness.tasks.mmmu import MMMU
+
+    monkeypatch.setattr(MMMU, "size", None)
+    with pytest.raises(ValueError, match="'mmmu' declares no size"):
+        plan(load_manifest(LADDER[0]), get_protocol("production"))
+    out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run"])
+    assert out.exit_code == 2 and "declares no size" in out.output

@@ -6,6 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.cli.common import console
+from harness.documents import Plan
 
 
 def print_audit(result) -> None:
@@ -40,17 +41,17 @@ def print_audit(result) -> None:
     console.print(f"per-judgment verdicts: {escape(result.verdicts_path)}")
 
 
-def plan_text(p: dict) -> str:
-    lines = [f"plan for {p['verifier']} under protocol {p['protocol']} ({p['profile']}):"]
-    seeds = p["estimate"].get("training_seeds", 1)
-    for t in p["tasks"]:
-        lines.append(f"  {t['task']}: audit {t['audit_items']} items x {t['k']} candidates x {t['students']} "
-                     f"students = {t['audit_judgments']} judgments; self-DPO {t['selfdpo_rounds']} rounds x "
-                     f"{t['selfdpo_prompts']} prompts x {t['k_train']} = {t['selfdpo_judgments']} judgments per "
-                     f"student and run, x {seeds} training seeds = {seeds * t['selfdpo_judgments']} judgments per "
-                     f"student; eval {t['test_items']} test items per student before (once) and after each seed "
-                     f"({seeds * t['test_items']} answers)")
-    return "\n".join(lines + estimate_lines(p["estimate"]))
+def plan_text(p: Plan) -> str:
+    lines = [f"plan for {p.verifier} under protocol {p.protocol} ({p.profile}):"]
+    seeds = p.estimate.get("training_seeds", 1)
+    for t in p.tasks:
+        lines.append(f"  {t.task}: audit {t.audit_items} items x {t.k} candidates x {t.students} "
+                     f"students = {t.audit_judgments} judgments; self-DPO {t.selfdpo_rounds} rounds x "
+                     f"{t.selfdpo_prompts} prompts x {t.k_train} = {t.selfdpo_judgments} judgments per "
+                     f"student and run, x {seeds} training seeds = {seeds * t.selfdpo_judgments} judgments per "
+                     f"student; eval {t.test_items} test items per student before (once) and after each seed "
+                     f"({seeds * t.test_items} answers)")
+    return "\n".join(lines + estimate_lines(p.estimate))
 
 
 KIND_NAMES = {"sample": "student sampling", "eval": "student answers", "judge": "judging", "train": "DPO steps"}

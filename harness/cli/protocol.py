@@ -252,8 +252,11 @@ def run_cmd(
     if not dry_run:
         check_egress(manifest)
     if dry_run:
-        p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens))
-        typer.echo(json.dumps(p, indent=2) if as_json else plan_text(p))
+        try:
+            p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens))
+        except ValueError as err:  # e.g. a task that declares no size
+            bad_input(str(err))
+        typer.echo(p.model_dump_json(indent=2) if as_json else plan_text(p))
         return
     settings = get_settings()
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,

@@ -73,6 +73,9 @@ class Task(ABC):
     source: HubSource | None  # set on the class; an instance may narrow its configs
     id_field: ClassVar[str]
     split_spec: ClassVar[SplitSpec] = SplitSpec()
+    #: Items in the split the protocol uses (the published dataset's row count), so that a dry run plans without a
+    #: download; a task that does not declare it cannot be planned (never silently 0 items).
+    size: ClassVar[int | None] = None
 
     def __init__(self, configs: Sequence[str] | None = None) -> None:
         """``configs`` narrows a multi-config task (e.g. some MMMU subjects) to those named."""
@@ -83,6 +86,13 @@ class Task(ABC):
         if unknown or not configs:
             raise ValueError(f"{self.name}: unknown configs {unknown or list(configs)}; known: {list(known)}")
         self.source = self.source.model_copy(update={"configs": tuple(configs)})
+
+    def planned_items(self) -> int:
+        """The item count a plan assumes: the declared :attr:`size`."""
+        if self.size is None:
+            raise ValueError(f"task {self.name!r} declares no size: set its `size` (rows of its protocol split) so "
+                             "that a dry run can plan it")
+        return self.size
 
     @abstractmethod
     def to_item(self, row: Mapping[str, Any]) -> Item:

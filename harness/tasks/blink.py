@@ -29,6 +29,7 @@ class Blink(Task):
         repo_id="BLINK-Benchmark/BLINK", revision="main", split="val", configs=SUBTASKS
     )
     id_field: ClassVar[str] = "idx"
+    size: ClassVar[int] = 1901  # val, 14 subtasks
 
     def to_item(self, row: Mapping[str, Any]) -> Item:
         images = [row[f"image_{i}"] for i in range(1, MAX_IMAGES + 1) if row.get(f"image_{i}") is not None]

@@ -20,6 +20,7 @@ class MathVista(Task):
     name: ClassVar[str] = "mathvista"
     source = HubSource(repo_id="AI4Math/MathVista", revision="main", split="testmini")
     id_field: ClassVar[str] = "pid"
+    size: ClassVar[int] = 1000  # testmini
 
     def to_item(self, row: Mapping[str, Any]) -> Item:
         mc = row.get("question_type") == "multi_choice"

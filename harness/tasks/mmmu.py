@@ -48,6 +48,7 @@ class MMMU(Task):
         repo_id="MMMU/MMMU", revision="main", split="validation", configs=SUBJECTS
     )
     id_field: ClassVar[str] = "id"
+    size: ClassVar[int] = 900  # validation, 30 subjects x 30
 
     def to_item(self, row: Mapping[str, Any]) -> Item:
         options = parse_options(row.get("options"))

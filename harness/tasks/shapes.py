@@ -115,6 +115,9 @@ class Shapes(Task):
             raise ValueError(f"shapes image_size must be >= 32, got {image_size}")
         self.n_items, self.seed, self.kinds, self.image_size = n_items, seed, tuple(kinds), image_size
 
+    def planned_items(self) -> int:
+        return self.n_items
+
     def rows(self, path: str | Path | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         if path is not None:
             raise ValueError("shapes is generated from its seed; it has no local copy to load")
