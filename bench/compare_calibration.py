@@ -81,7 +81,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri, stdtrit
 
 from harness.compare import TaskComparison, gate, rubric_comparison, student_comparison
-from harness.metrics import cluster_bootstrap_ci, mcnemar_exact, paired_delta, seed_delta, wilson_interval
+from harness.metrics import cluster_bootstrap_ci, mcnemar_exact, paired_delta, wilson_interval
+from harness.seed_stats import seed_delta
 
 ALPHA = 0.05
 

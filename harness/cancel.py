@@ -16,7 +16,7 @@ from typing import Any
 
 _flag = threading.Event()
 _reason: list[str] = [""]
-_watched: list[Any] = []  # multiprocessing Events of pools started by this process
+_watched: list[Any] = []  # stop flags of pools started by this process (anything with set())
 
 
 class Cancelled(Exception):
@@ -42,7 +42,7 @@ def check() -> None:
 
 
 def watch(event: Any) -> None:
-    """Set ``event`` (a multiprocessing Event a process pool's workers watch) when the job is cancelled."""
+    """Set ``event`` (a process pool's :class:`harness.parallel.StopFlag`) when the job is cancelled."""
     _watched.append(event)
     if _flag.is_set():
         event.set()

@@ -17,7 +17,7 @@ Per task, from the stored per-item rows:
   the p-value far too small.
 - each student's post-DPO accuracy, over its training seeds: both releases train each student from the same
   frozen checkpoint and evaluate it on the same test items, so delta_B - delta_A = post_B - post_A, and the
-  seed-mean post-DPO accuracies are compared with :func:`harness.metrics.seed_delta` (before = A's per-seed post
+  seed-mean post-DPO accuracies are compared with :func:`harness.seed_stats.seed_delta` (before = A's per-seed post
   rows, after = B's): the items shared by both (aligned by item id, sorted), only the seeds whose rows cover all
   of them (a schema-1 submission has one seed, 0), and a crossed random-effects 95% t interval (items x training
   seeds: the item variance of the per-item seed-mean differences plus each side's seed variance from its two-way
@@ -29,7 +29,7 @@ Per task, from the stored per-item rows:
   2.5%), and with its seed part widened to the Student-t width it over-covered (99.4%; false alarms 0.7% at
   p_below < 0.05, power 0.16 at a 5-point drop). The crossed interval false-alarms in 4.4% at p_below < 0.05 (its
   CI covers the truth in 96%), with power 0.44 at a 5-point drop and 0.91 at 10 points (see
-  :func:`harness.metrics.seed_delta`).
+  :func:`harness.seed_stats.seed_delta`).
 
 The gate is ONE family of tests: every task's rubric test (its one-sided p, ``test.p_less``) and every student's
 test (its one-sided p, ``SeedDelta.p_below``), m in all (production: 3 tasks x (rubric + 2 students) = 9). ORing
@@ -54,14 +54,13 @@ from harness.metrics import (
     ClusteredMcNemar,
     MaybeNaN,
     Proportion,
-    SeedDelta,
     cluster_bootstrap_ci,
     clustered_mcnemar,
     holm,
     holm_adjusted,
     proportion,
-    seed_delta,
 )
+from harness.seed_stats import SeedDelta, seed_delta
 from harness.store.db import session_scope
 from harness.store.schema import AuditRow, Family, PredictionRow, Release, Submission, VerdictRow
 

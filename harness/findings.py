@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from harness.metrics import seed_delta
 from harness.runner import RunResult, StudentOutcome, TaskOutcome
+from harness.seed_stats import seed_delta
 
 
 class Finding(BaseModel):

@@ -14,14 +14,33 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 PARENT_POLL_S = 1.0
 
 
-def _exit_with_parent(parent: int, stop) -> None:
-    while os.getppid() == parent and not stop.wait(PARENT_POLL_S):
-        pass
+class StopFlag:
+    """A cross-process flag without a lock: the pool's owner sets it, its workers poll it.
+
+    Not a ``multiprocessing.Event``: its ``set()`` waits in ``Condition.notify`` for every process counted as
+    waiting to acknowledge the wake-up, and a worker that exited while inside ``Event.wait`` (every worker of a
+    finished pool does) never acknowledges, so cancelling a job hung its worker's heartbeat for good (seen in CI).
+    One shared byte written by one process and read by others needs no lock."""
+
+    def __init__(self, ctx) -> None:
+        self._value = ctx.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+
+def _exit_with_parent(parent: int, stop: StopFlag) -> None:
+    while os.getppid() == parent and not stop.is_set():
+        time.sleep(PARENT_POLL_S)
     os._exit(1)  # reparented (the pool's owner died) or the job was cancelled: nothing here is worth finishing
 
 
@@ -41,7 +60,7 @@ def spawn_pool(workers: int) -> ProcessPoolExecutor:
 
     threads = max(1, torch.get_num_threads() // workers)
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop = StopFlag(ctx)
     cancel.watch(stop)
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                initargs=(threads, os.getpid(), stop))

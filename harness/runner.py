@@ -22,7 +22,8 @@ from harness.artifacts import atomic_write_text, read_json
 from harness.config import EvalConfig, ProtocolConfig
 from harness.documents import Plan, TaskPlan
 from harness.estimate import Assumptions, estimate
-from harness.metrics import Proportion, SeedDelta, seed_delta
+from harness.metrics import Proportion
+from harness.seed_stats import SeedDelta, seed_delta
 from harness.seeds import SeedJob, SeedOutcome, SeedRunner
 from harness.settings import Settings
 from harness.stages.audit import AuditResult, LazyStudent, baseline_path, protocol_splits, run_audit, student_ident
@@ -171,7 +172,7 @@ def _student(manifest, protocol, task_name, student, audit: AuditResult, setting
 
 def aggregate(failed: StudentOutcome, seeds: list[SeedOutcome], before: list[bool]) -> StudentOutcome:
     """The student's outcome from its seed runs: the seed mean with its CI over items and seeds
-    (:func:`harness.metrics.seed_delta`) when every seed succeeded,
+    (:func:`harness.seed_stats.seed_delta`) when every seed succeeded,
     else failed with the first failing seed's reason (a mean over the seeds that happened to succeed would be
     biased towards verifiers whose bad runs crash)."""
     bad = [s for s in seeds if s.status != "succeeded"]

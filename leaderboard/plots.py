@@ -151,6 +151,37 @@ def _running_mean(values: Sequence[float], window: int) -> list[float]:
             for i in range(len(values))]
 
 
+def _seed_lines(ax, acc, i: int, seed: int, curve: Sequence[tuple[int, float]], rounds: Sequence[dict],
+                one: bool) -> int:
+    """One training seed's loss line (smoothed over the step-to-step noise when long enough) and probe accuracy
+    per round; returns its last step."""
+    color = SEED_COLORS[i % len(SEED_COLORS)]
+    name = "" if one else f"seed {seed}: "
+    if curve:
+        steps, losses = [s for s, _ in curve], [v for _, v in curve]
+        window = max(1, len(losses) // 20)
+        if window > 1:  # the trend a reader compares with the accuracy, over the step-to-step noise
+            ax.plot(steps, losses, color="#bdbdbd" if one else color, alpha=1.0 if one else 0.3,
+                    linewidth=0.8, label="DPO loss per step" if i == 0 else None)
+            (line,) = ax.plot(steps, _running_mean(losses, window), color=color, linewidth=1.6,
+                              label=f"{name}DPO loss, mean of last {window} steps")
+        else:  # too few steps to smooth: the per-step line is the seed's line
+            (line,) = ax.plot(steps, losses, color="#bdbdbd" if one else color,
+                              linewidth=0.8 if one else 1.2, label=f"{name}DPO loss per step")
+        line.set_gid(f"loss-seed-{int(seed)}")
+    ends, step = [], 0
+    for r in rounds:
+        step += r.get("steps") or 0
+        if r.get("probe_accuracy") is not None:
+            ends.append((step, 100 * r["probe_accuracy"]))
+    if ends:
+        acc.plot([s for s, _ in ends], [a for _, a in ends], "o--" if not one else "o-",
+                 color="#1f77b4" if one else color, markersize=4,
+                 label=("probe exact-match (train split), per round" + ("" if one else ", per seed"))
+                 if i == 0 else None)
+    return max(step, curve[-1][0] if curve else 0)
+
+
 def training(curves: Mapping[int, Sequence[tuple[int, float]]], rounds: Mapping[int, Sequence[dict]],
              baseline: float | None, post: float | None, title: str,
              seed_posts: Mapping[int, float | None] | None = None) -> bytes:
@@ -169,32 +200,8 @@ def training(curves: Mapping[int, Sequence[tuple[int, float]]], rounds: Mapping[
         acc = ax.twinx()
         last_step = 0
         for i, seed in enumerate(seeds):
-            color = SEED_COLORS[i % len(SEED_COLORS)]
-            name = "" if one else f"seed {seed}: "
-            curve = curves.get(seed) or []
-            if curve:
-                steps, losses = [s for s, _ in curve], [v for _, v in curve]
-                window = max(1, len(losses) // 20)
-                if window > 1:  # the trend a reader compares with the accuracy, over the step-to-step noise
-                    ax.plot(steps, losses, color="#bdbdbd" if one else color, alpha=1.0 if one else 0.3,
-                            linewidth=0.8, label="DPO loss per step" if i == 0 else None)
-                    (line,) = ax.plot(steps, _running_mean(losses, window), color=color, linewidth=1.6,
-                                      label=f"{name}DPO loss, mean of last {window} steps")
-                else:  # too few steps to smooth: the per-step line is the seed's line
-                    (line,) = ax.plot(steps, losses, color="#bdbdbd" if one else color,
-                                      linewidth=0.8 if one else 1.2, label=f"{name}DPO loss per step")
-                line.set_gid(f"loss-seed-{int(seed)}")
-            ends, step = [], 0
-            for r in rounds.get(seed) or []:
-                step += r.get("steps") or 0
-                if r.get("probe_accuracy") is not None:
-                    ends.append((step, 100 * r["probe_accuracy"]))
-            last_step = max(last_step, step, curve[-1][0] if curve else 0)
-            if ends:
-                acc.plot([s for s, _ in ends], [a for _, a in ends], "o--" if not one else "o-",
-                         color="#1f77b4" if one else color, markersize=4,
-                         label=("probe exact-match (train split), per round" + ("" if one else ", per seed"))
-                         if i == 0 else None)
+            last_step = max(last_step, _seed_lines(ax, acc, i, seed, curves.get(seed) or [], rounds.get(seed) or [],
+                                                   one))
         if baseline is not None:
             acc.scatter([0], [100 * baseline], marker="s", color="#2ca02c", zorder=5, label="test exact-match before")
         x_after = max(last_step, 1)

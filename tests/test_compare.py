@@ -187,7 +187,7 @@ def test_student_comparison_aligns_items_and_leaves_partial_seeds_out():
     """Items are the ones both releases have, by sorted id; a seed missing a shared item is left out (and named);
     a schema-1 release is one seed 0; per-seed accuracies are on the shared items."""
     from harness.compare import student_comparison
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     ids = [f"t{i:02d}" for i in range(12)]
     a = {0: {i: n % 2 == 0 for n, i in enumerate(ids)} | {"extra": True}}  # one seed (schema 1); an item B lacks
@@ -207,7 +207,7 @@ def test_the_gate_applies_holm_over_every_test_of_every_task():
     others: each 0.03 would pass alone at 0.05, but Holm over six rejects only the 0.004 (6 x 0.004 = 0.024 <= 0.05;
     then 5 x 0.03 = 0.15 > 0.05, stop). Only its task is flagged, its reason names the test, every own p stays."""
     from harness.compare import Comparison, StudentSeeds, TaskComparison, gate
-    from harness.metrics import SeedDelta
+    from harness.seed_stats import SeedDelta
 
     def delta(p):
         return SeedDelta(n=300, seeds=3, before=0.6, after=0.55, delta=-0.05, ci_low=-0.12, ci_high=0.02,

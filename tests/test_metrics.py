@@ -217,7 +217,7 @@ def test_seed_delta_by_hand_on_a_tiny_matrix():
     (MS_seeds - MS_err) / 8 from its two-way ANOVA (both positive here), divided by its seed count."""
     from scipy.stats import t
 
-    from harness.metrics import SEED_DELTA_METHOD, seed_delta, seed_mean_squares, seed_variance
+    from harness.seed_stats import SEED_DELTA_METHOD, seed_delta, seed_mean_squares, seed_variance
 
     before = [[1, 0, 1, 1, 0, 1, 0, 1], [0, 0, 1, 0, 0, 1, 0, 0]]
     after = [[1, 1, 1, 1, 0, 1, 1, 1], [0, 0, 1, 0, 0, 1, 0, 1], [1, 1, 1, 1, 1, 1, 0, 1]]
@@ -257,7 +257,8 @@ def test_seed_delta_with_one_row_per_side_is_the_paired_t_interval():
     import numpy as np
     from scipy.stats import t
 
-    from harness.metrics import paired_delta, seed_delta
+    from harness.metrics import paired_delta
+    from harness.seed_stats import seed_delta
 
     rng = np.random.default_rng(3)
     before = rng.random(1200) < 0.5
@@ -277,7 +278,7 @@ def test_seed_delta_with_one_row_per_side_is_the_paired_t_interval():
 def test_seed_delta_ci_widens_to_cover_seeds_that_disagree():
     import numpy as np
 
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     rng = np.random.default_rng(4)
     n = 1000
@@ -306,7 +307,7 @@ def test_seed_delta_without_spread_and_with_one_item():
     of delta. One item: no item variance, so the CI, se, df and p-values are NaN (null in JSON)."""
     import math
 
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     same = seed_delta([[True, False, True]], [[True, False, True]] * 3)
     assert (same.delta, same.se, same.ci_low, same.ci_high, same.p_below, same.p_above) == (0, 0, 0, 0, 0.5, 0.5)
@@ -323,7 +324,7 @@ def test_seed_delta_without_spread_and_with_one_item():
 def test_seed_delta_refuses_bad_shapes_and_round_trips_nan_through_json():
     import math
 
-    from harness.metrics import SeedDelta, seed_delta
+    from harness.seed_stats import SeedDelta, seed_delta
 
     with pytest.raises(ValueError, match="same test items"):
         seed_delta([[True, False]], [[True, False, True]])
@@ -362,7 +363,7 @@ def _coverage(seed_sd, before_seeds, n, experiments, true=0.03, rng_seed=21):
     baseline, no seed effect) against 3 seeds, both on the same n items."""
     import numpy as np
 
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     rng = np.random.default_rng(rng_seed)
     covered = 0
@@ -403,7 +404,7 @@ def test_seed_delta_covers_a_known_delta_with_three_seeds(before_seeds, seed_sd,
 def test_seed_delta_p_below_is_small_for_a_clear_drop_and_mirrors():
     import numpy as np
 
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     rng = np.random.default_rng(5)
     z = rng.standard_normal(1200)
@@ -420,7 +421,7 @@ def test_seed_delta_p_below_is_small_for_a_clear_drop_and_mirrors():
 def _null_p_below(before_seeds, seed_sd, n, experiments, rng_seed):
     import numpy as np
 
-    from harness.metrics import seed_delta
+    from harness.seed_stats import seed_delta
 
     rng = np.random.default_rng(rng_seed)
     ps = []

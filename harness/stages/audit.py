@@ -222,38 +222,67 @@ def _gate(student: str, metrics: AuditMetrics, baseline: Proportion) -> GateVerd
 def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, settings: Settings,
               data_path: Path | None = None, progress: Progress | None = None,
               backend: VerifierBackend | None = None) -> AuditResult:
-    """Audit one verifier on one task for both students of the protocol."""
+    """Audit one verifier on one task for both students of the protocol: build the judge requests from each
+    student's candidates, judge them all, score the verdicts against the exact-match truth."""
     t0 = time.perf_counter()
     task = get_task(task_name)
-    items = task.items(path=data_path)
-    splits = protocol_splits(task, items, protocol)
-    audit, test = splits["audit"], splits["test"]
-    by_id = {it.id: it for it in audit}
+    splits = protocol_splits(task, task.items(path=data_path), protocol)
     with submission_rubric(manifest, protocol) as render:
-        render(audit[0].prompt, "A")  # a template that cannot render fails here, before any student is sampled
-        prepared = {s.name: prepare_student(s, protocol, task, audit, test, settings, progress)
+        render(splits["audit"][0].prompt, "A")  # a template that cannot render fails here, before any sampling
+        prepared = {s.name: prepare_student(s, protocol, task, splits["audit"], splits["test"], settings, progress)
                     for s in protocol.students}
-        requests: list[JudgeRequest] = []
-        for sname, (_, cands_by_item, _) in prepared.items():
-            for row in cands_by_item:
-                for c in row:
-                    it = by_id[c.item_id]
-                    requests.append(JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname,
-                                                 images=it.images, prompt=render(it.prompt, c.response),
-                                                 truth=c.truth))
+        requests = judge_requests(prepared, {it.id: it for it in splits["audit"]}, render)
+    raws, usage = _judge(manifest, backend, requests, progress)
+    verdict_rows, per_student, all_items = score_judgments(prepared, raws, protocol)
+    gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
+
+    config_digest = cache_key(m=manifest.digest(), p=protocol.digest())
+    verdicts_path = settings.artifacts / "verdicts" / f"{task.name}-{config_digest}.jsonl"
+    write_jsonl(verdicts_path, verdict_rows)
+    logger.info("audit of %s on %s took %.1f s", manifest.name, task.name, time.perf_counter() - t0)
+    return AuditResult(
+        task=task.name,
+        verifier=VerifierInfo(name=manifest.name, family=manifest.family, release=manifest.release,
+                              backend=manifest.backend, simulated=manifest.is_simulated,
+                              parameters=manifest.parameters, manifest_digest=manifest.digest()),
+        metrics=audit_metrics(all_items, protocol.selfdpo.tau, protocol.audit.threshold),
+        students=per_student, gate=gate, cost=price(usage, manifest.cost),
+        provenance=_provenance(manifest, protocol, task, per_student, config_digest),
+        verdicts_path=str(verdicts_path),
+    )
+
+
+def judge_requests(prepared: dict[str, tuple], by_id: dict[str, Item], render) -> list[JudgeRequest]:
+    """One request per (student, audit item, candidate), in that order: the rubric rendered for the candidate."""
+    return [JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname, images=by_id[c.item_id].images,
+                         prompt=render(by_id[c.item_id].prompt, c.response), truth=c.truth)
+            for sname, (_, cands_by_item, _) in prepared.items() for row in cands_by_item for c in row]
+
+
+def _judge(manifest: Manifest, backend: VerifierBackend | None, requests: list[JudgeRequest],
+           progress: Progress | None) -> tuple[list[RawJudgment], Usage]:
+    """Every request through the manifest's backend (made here and closed after, unless one is passed in)."""
     own_backend = backend is None
     backend = backend or make_backend(manifest)
     try:
         chunk = max(manifest.generation.batch_size, manifest.endpoint.concurrency if manifest.endpoint else 0)
         j0 = time.perf_counter()
         raws = judge_all(backend, requests, chunk, progress)
-        judge_wall = time.perf_counter() - j0
-        device_seconds = getattr(backend, "device_seconds", 0.0)
-        device = getattr(backend, "device", "remote" if type(backend).remote else "none")
+        usage = Usage(judgments=len(raws), wall_seconds=round(time.perf_counter() - j0, 3),
+                      device_seconds=round(getattr(backend, "device_seconds", 0.0), 3),
+                      device=getattr(backend, "device", "remote" if type(backend).remote else "none"),
+                      input_tokens=sum(r.input_tokens for r in raws), output_tokens=sum(r.output_tokens for r in raws))
     finally:
         if own_backend:
             backend.close()
+    return raws, usage
 
+
+def score_judgments(prepared: dict[str, tuple], raws: list[RawJudgment], protocol: ProtocolConfig
+                    ) -> tuple[list[dict], list[StudentAudit], list[list[Judged]]]:
+    """Parse each verdict and compare it with the truth: the per-judgment rows, each student's metrics, and every
+    item's judgments (for the pooled metrics). ``raws`` are in :func:`judge_requests`' order."""
+    threshold = protocol.audit.threshold
     verdict_rows, per_student, all_items = [], [], []
     it_raw = iter(raws)
     for sname, (ref, cands_by_item, _) in prepared.items():
@@ -269,26 +298,20 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
                     "student": sname, "item_id": c.item_id, "candidate": c.index, "response": c.response,
                     "parsed": c.parsed, "truth": c.truth, "raw": raw.text, "backend_error": raw.error,
                     "score": score, "parse_error": v.error if v else None,
-                    "verdict": None if score is None else score >= protocol.audit.threshold,
-                    "agrees": score is not None and (score >= protocol.audit.threshold) == c.truth,
-                    "input_tokens": raw.input_tokens, "output_tokens": raw.output_tokens,
-                    "simulated": raw.simulated,
+                    "verdict": None if score is None else score >= threshold,
+                    "agrees": score is not None and (score >= threshold) == c.truth,
+                    "input_tokens": raw.input_tokens, "output_tokens": raw.output_tokens, "simulated": raw.simulated,
                 })
             judged_items.append(judged)
         all_items.extend(judged_items)
         per_student.append(StudentAudit(student=sname, model={"name": sname, **ref.describe()},
-                                        metrics=audit_metrics(judged_items, protocol.selfdpo.tau,
-                                                              protocol.audit.threshold)))
-    gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
+                                        metrics=audit_metrics(judged_items, protocol.selfdpo.tau, threshold)))
+    return verdict_rows, per_student, all_items
 
-    digest = manifest.digest()
-    config_digest = cache_key(m=digest, p=protocol.digest())
-    verdicts_path = settings.artifacts / "verdicts" / f"{task.name}-{config_digest}.jsonl"
-    write_jsonl(verdicts_path, verdict_rows)
-    usage = Usage(judgments=len(raws), wall_seconds=round(judge_wall, 3), device_seconds=round(device_seconds, 3),
-                  device=device, input_tokens=sum(r.input_tokens for r in raws),
-                  output_tokens=sum(r.output_tokens for r in raws))
-    provenance = Provenance(
+
+def _provenance(manifest: Manifest, protocol: ProtocolConfig, task: Task, per_student: list[StudentAudit],
+                config_digest: str) -> Provenance:
+    return Provenance(
         protocol_version=protocol.version, protocol_profile=protocol.profile, protocol_digest=protocol.digest(),
         git_commit=git_commit(), packages=package_versions(),
         models={"verifier": manifest.model.describe() if manifest.model else
@@ -299,14 +322,4 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
         hardware=hardware(), config_digest=config_digest,
-    )
-    logger.info("audit of %s on %s took %.1f s", manifest.name, task.name, time.perf_counter() - t0)
-    return AuditResult(
-        task=task.name,
-        verifier=VerifierInfo(name=manifest.name, family=manifest.family, release=manifest.release,
-                              backend=manifest.backend, simulated=manifest.is_simulated,
-                              parameters=manifest.parameters, manifest_digest=digest),
-        metrics=audit_metrics(all_items, protocol.selfdpo.tau, protocol.audit.threshold),
-        students=per_student, gate=gate, cost=price(usage, manifest.cost), provenance=provenance,
-        verdicts_path=str(verdicts_path),
     )

@@ -237,22 +237,9 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
     for r in range(cfg.rounds):
         prompts = rng.sample(list(train), min(cfg.prompts_per_round, len(train)))
         model.eval()
-        cands: list[list[tuple[str, bool]]] = []
-        for b in range(0, len(prompts), SAMPLE_BATCH_PROMPTS):
-            cancel.check()
-            batch = prompts[b:b + SAMPLE_BATCH_PROMPTS]
-            gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
-                                 max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
-                                 num_return_sequences=cfg.k, seed=cfg.seed * 100_003 + r * 1000 + b)
-            cands += [[(t, task.score_item(t, it).correct) for t in texts] for it, texts in zip(batch, gen.texts,
-                                                                                                  strict=True)]
-        requests = [JudgeRequest(item_id=it.id, candidate_index=k, student=f"{student}/round{r}", images=it.images,
-                                 prompt=render(it.prompt, text), truth=truth)
-                    for it, cs in zip(prompts, cands, strict=True) for k, (text, truth) in enumerate(cs)]
-        raws = backend.judge(requests)
+        cands = _sample_round(model, processor, task, prompts, cfg, seed=cfg.seed * 100_003 + r * 1000)
+        raws, flat, scores = _judge_round(backend, render, prompts, cands, cfg.k, f"{student}/round{r}")
         judgments += len(raws)
-        flat = [parse_verdict(x.text).score if x.text is not None else None for x in raws]
-        scores = [flat[i * cfg.k:(i + 1) * cfg.k] for i in range(len(prompts))]
         formed = form_pairs(prompts, cands, scores, r)
         admitted = [p for p in formed if p.margin >= cfg.tau]
         n_replay = min(len(buffer), math.floor(cfg.replay_ratio * len(admitted)))
@@ -286,6 +273,33 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
             progress.advance(bar)
     return SelfDPOResult(student=student, task=task.name, rounds=rounds, loss_curve=curve, judgments=judgments,
                          device_seconds=getattr(backend, "device_seconds", 0.0))
+
+
+def _sample_round(model, processor, task: Task, prompts: Sequence[Item], cfg: SelfDPOConfig, seed: int
+                      ) -> list[list[tuple[str, bool]]]:
+    """``cfg.k`` sampled answers per prompt with their exact-match truth, in batches of
+    ``SAMPLE_BATCH_PROMPTS`` prompts (batch ``b`` seeded ``seed + b``); checks for a cancel between batches."""
+    cands: list[list[tuple[str, bool]]] = []
+    for b in range(0, len(prompts), SAMPLE_BATCH_PROMPTS):
+        cancel.check()
+        batch = prompts[b:b + SAMPLE_BATCH_PROMPTS]
+        gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
+                             max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
+                             num_return_sequences=cfg.k, seed=seed + b)
+        cands += [[(t, task.score_item(t, it).correct) for t in texts]
+                  for it, texts in zip(batch, gen.texts, strict=True)]
+    return cands
+
+
+def _judge_round(backend: VerifierBackend, render: Callable[[str, str], str], prompts: Sequence[Item],
+                 cands: list[list[tuple[str, bool]]], k: int, who: str):
+    """The verifier's raw judgments of every candidate, their parsed scores (flat, and ``k`` per prompt)."""
+    requests = [JudgeRequest(item_id=it.id, candidate_index=i, student=who, images=it.images,
+                             prompt=render(it.prompt, text), truth=truth)
+                for it, cs in zip(prompts, cands, strict=True) for i, (text, truth) in enumerate(cs)]
+    raws = backend.judge(requests)
+    flat = [parse_verdict(x.text).score if x.text is not None else None for x in raws]
+    return raws, flat, [flat[i * k:(i + 1) * k] for i in range(len(prompts))]
 
 
 def _mean(logs: list[dict], key: str) -> float | None:
