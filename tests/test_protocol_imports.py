@@ -50,9 +50,16 @@ def _is_module(name: str) -> bool:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every ``harness``/``leaderboard`` module a file imports, at module level or inside a function."""
+    """Every ``harness``/``leaderboard`` module a file imports, at module level or inside a function (not those
+    under ``if TYPE_CHECKING:``, which never run)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(sub) for node in ast.walk(tree)
+                   if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for sub in ast.walk(node)}
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
             found.update(f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}"))
@@ -89,3 +96,51 @@ def test_no_import_runs_up_the_layers():
             if here.startswith("harness.store") and theirs not in (None, 0):
                 upward.add((here, target))  # the store knows no task, model, verifier or stage
     assert upward == KNOWN_UPWARD
+
+
+def _graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in (ROOT / "harness").rglob("*.py"):
+        if "migrations" not in path.parts:
+            graph[_module(path)] = {t for t in _imports(path) if t.startswith("harness")}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles():
+    """A package's modules register in a registry module of their own, not in the package that imports them."""
+    assert _cycles(_graph()) == []
+
+
+def test_the_circle_check_finds_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

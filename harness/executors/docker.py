@@ -35,7 +35,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from harness import cancel
 from harness.artifacts import cache_key
-from harness.executors import Executor, ExecutorError, ExecutorOutcome, read_outcome, register_executor
+from harness.executors.base import Executor, ExecutorError, ExecutorOutcome, read_outcome, register_executor
 from harness.publish import redact
 from harness.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.executors import Executor, ExecutorOutcome, register_executor
+from harness.executors.base import Executor, ExecutorOutcome, register_executor
 from harness.settings import Settings
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from harness import cancel
-from harness.executors import Executor, ExecutorError, ExecutorOutcome, register_executor
+from harness.executors.base import Executor, ExecutorError, ExecutorOutcome, register_executor
 from harness.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -9,16 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from harness.registry import Registry
+from harness.tasks import blink, mathvista, mmmu, shapes  # noqa: F401  (importing a task module registers it)
 from harness.tasks.base import HubSource, Item, Task
+from harness.tasks.registry import TASKS, register_task
 from harness.tasks.scoring import Score
-
-TASKS: Registry[type[Task]] = Registry("task")
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: register a task under its ``name``."""
-    return TASKS.register(cls.name)(cls)
 
 
 def get_task(name: str, **options: Any) -> Task:
@@ -35,9 +29,5 @@ def check_tasks(names: Iterable[str]) -> None:
     protocol's task list is checked here, where tasks are known, not by the configuration layer."""
     for name in names:
         TASKS.get(name)
-
-
-# Importing the modules registers the tasks.
-from harness.tasks import blink, mathvista, mmmu, shapes  # noqa: E402, F401
 
 __all__ = ["HubSource", "Item", "Score", "Task", "TASKS", "check_tasks", "get_task", "list_tasks", "register_task"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from harness.tasks import register_task
 from harness.tasks.base import HubSource, Item, Task, strip_images
+from harness.tasks.registry import register_task
 from harness.tasks.scorers import blink as scorer
 from harness.tasks.scoring import Score
 

@@ -12,8 +12,8 @@ import ast
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from harness.tasks import register_task
 from harness.tasks.base import HubSource, Item, Task, strip_images
+from harness.tasks.registry import register_task
 from harness.tasks.scorers import mmmu as scorer
 from harness.tasks.scoring import Score
 

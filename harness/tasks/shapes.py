@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from PIL import Image, ImageDraw
 
-from harness.tasks import register_task
 from harness.tasks.base import Item, Task, letter_options, strip_images
+from harness.tasks.registry import register_task
 from harness.tasks.scorers import mmmu as mmmu_scorer
 from harness.tasks.scoring import Score
 from harness.tasks.splits import SplitSpec

@@ -8,24 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.registry import Registry
+from harness.verifiers import hf, openai_api, simulated, vllm  # noqa: F401  (importing a backend registers it)
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.registry import BACKENDS, register_backend
 
 if TYPE_CHECKING:
     from harness.submission import Manifest
-
-BACKENDS: Registry[type[VerifierBackend]] = Registry("verifier backend")
-
-
-def register_backend(cls: type[VerifierBackend]) -> type[VerifierBackend]:
-    return BACKENDS.register(cls.name)(cls)
 
 
 def make_backend(manifest: Manifest) -> VerifierBackend:
     """The backend named by the manifest, constructed for it."""
     return BACKENDS.get(manifest.backend)(manifest)
-
-
-from harness.verifiers import hf, openai_api, simulated, vllm  # noqa: E402, F401
 
 __all__ = ["BACKENDS", "JudgeRequest", "RawJudgment", "VerifierBackend", "make_backend", "register_backend"]

@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from harness.verifiers import register_backend
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.registry import register_backend
 
 logger = logging.getLogger(__name__)
 

@@ -53,8 +53,8 @@ from harness import cancel
 from harness.cancel import Cancelled
 from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, resolve_checked
 from harness.settings import get_settings
-from harness.verifiers import register_backend
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.registry import register_backend
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -26,8 +26,8 @@ import random
 from collections.abc import Sequence
 from typing import ClassVar
 
-from harness.verifiers import register_backend
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.registry import register_backend
 
 PROFILES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "confident": ((0.85, 1.0), (0.0, 0.15)),
