@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -19,14 +20,15 @@ from pydantic import BaseModel, Field
 from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text, read_json
-from harness.config import EvalConfig, ProtocolConfig
+from harness.config import EvalConfig, ProtocolConfig, StudentConfig
 from harness.documents import Plan, TaskPlan
 from harness.estimate import Assumptions, estimate
 from harness.metrics import Proportion
 from harness.seed_stats import SeedDelta, seed_delta
 from harness.seeds import SeedJob, SeedOutcome, SeedRunner
 from harness.settings import Settings
-from harness.stages.audit import AuditResult, LazyStudent, baseline_path, protocol_splits, run_audit, student_ident
+from harness.stages.audit import AuditResult, run_audit
+from harness.stages.common import LazyStudent, baseline_path, protocol_splits, student_ident
 from harness.stages.evaluate import load_or_evaluate
 from harness.stages.students import resolve_student
 from harness.submission import Manifest
@@ -125,6 +127,7 @@ def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Setting
     root = settings.data_dir / "runs" / rid
     tasks = []
     with SeedRunner(jobs) as seed_runner:
+        ctx = _Run(manifest, protocol, settings, data_path, root, seed_runner, progress)
         for task_name in protocol.tasks:
             audit_path = root / task_name / "audit.json"
             audit = _load(audit_path, AuditResult)
@@ -133,16 +136,29 @@ def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Setting
                 atomic_write_text(audit_path, audit.model_dump_json())
             else:
                 logger.info("%s: audit already done, reusing it", task_name)
-            students = [_student(manifest, protocol, task_name, student, audit, settings, data_path, root,
-                                 seed_runner, progress) for student in protocol.students]
+            students = [_student(ctx, task_name, student, audit) for student in protocol.students]
             tasks.append(TaskOutcome(task=task_name, audit=audit, students=students))
     return RunResult(run_id=rid, protocol_profile=protocol.profile, protocol_digest=protocol.digest(), tasks=tasks)
 
 
-def _student(manifest, protocol, task_name, student, audit: AuditResult, settings, data_path, root: Path,
-             seed_runner: SeedRunner, progress) -> StudentOutcome:
+@dataclass(frozen=True)
+class _Run:
+    """What every stage of one protocol run shares."""
+
+    manifest: Manifest
+    protocol: ProtocolConfig
+    settings: Settings
+    data_path: Path | None
+    root: Path
+    seed_runner: SeedRunner
+    progress: Progress | None
+
+
+def _student(run: _Run, task_name: str, student: StudentConfig, audit: AuditResult) -> StudentOutcome:
     """A student's outcome: from its file when finished, else from its seed runs (each resumed from its file)."""
-    path = root / task_name / f"{student.name}.json"
+    manifest, protocol, settings, data_path, progress = (run.manifest, run.protocol, run.settings, run.data_path,
+                                                         run.progress)
+    path = run.root / task_name / f"{student.name}.json"
     done = _load(path, StudentOutcome)
     if done is not None:
         logger.info("%s/%s: self-DPO and evaluation already done, reusing them", task_name, student.name)
@@ -161,9 +177,10 @@ def _student(manifest, protocol, task_name, student, audit: AuditResult, setting
         return failed.model_copy(update={"failure": "the verifier produced no parseable verdict in the audit"})
     before = [p.correct for p in baseline.predictions]
     jobs = [SeedJob(manifest=manifest, protocol=protocol, task=task_name, student=student.name, seed=seed,
-                    data_path=data_path, out=root / task_name / f"{student.name}.seed{seed}.json", baseline=before)
+                    data_path=data_path, out=run.root / task_name / f"{student.name}.seed{seed}.json",
+                    baseline=before)
             for seed in protocol.selfdpo.training_seeds()]
-    seeds = seed_runner.run(jobs, settings, progress)
+    seeds = run.seed_runner.run(jobs, settings, progress)
     outcome = aggregate(failed, seeds, before)
     outcome = outcome.model_copy(update={"wall_seconds": round(time.perf_counter() - t0, 2)})
     atomic_write_text(path, outcome.model_dump_json())

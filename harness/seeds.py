@@ -77,7 +77,7 @@ def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None)
     """One self-DPO run and its evaluation; the outcome is also written to ``job.out``."""
     from harness.config import EvalConfig
     from harness.models.loading import load_vlm, pick_device
-    from harness.stages.audit import protocol_splits, submission_rubric
+    from harness.stages.common import protocol_splits, submission_rubric
     from harness.stages.evaluate import evaluate
     from harness.stages.selfdpo import self_dpo
     from harness.stages.students import resolve_student

@@ -22,7 +22,7 @@ def _load_utils(folder):
 def test_lm_eval_accuracy_equals_native_eval_on_a_tiny_student(demo_data_dir, tmp_path):
     from harness.config import EvalConfig, get_protocol
     from harness.models.loading import load_vlm
-    from harness.stages.audit import protocol_splits
+    from harness.stages.common import protocol_splits
     from harness.stages.evaluate import evaluate
     from harness.stages.students import resolve_student
 

@@ -99,7 +99,7 @@ def export_lm_eval_cmd(
     """Write each task's test split as an lm-eval task (scored by our scorer), for `lm_eval --include_path OUT`."""
     from harness.config import get_protocol
     from harness.lmeval import export_task
-    from harness.stages.audit import protocol_splits
+    from harness.stages.common import protocol_splits
     from harness.tasks import get_task
 
     protocol = get_protocol(profile)

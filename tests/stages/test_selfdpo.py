@@ -9,7 +9,7 @@ import pytest
 from harness.config import get_protocol
 from harness.models.loading import load_vlm
 from harness.stages import selfdpo as sd
-from harness.stages.audit import render_rubric
+from harness.stages.common import render_rubric
 from harness.stages.students import resolve_student
 from harness.submission import load_manifest
 from harness.tasks import get_task
