@@ -29,32 +29,33 @@ Writes ``audit_gpu.json`` and ``audit_gpu_report.txt`` to --out (default: $OUT, 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
 import logging
-import math
-import os
-import platform
-import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
-T_START = time.perf_counter()
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights; nothing is fetched
+from audit_stages import TARGET_GPU_MINUTES, TARGET_ITEMS, TARGET_K, save_load_judge
+from gpu_common import (
+    Report,
+    architecture_of,
+    build_bench_tokenizer,
+    build_model,
+    count_parameters,
+    environment,
+    finish,
+    image_tokens_per_image,
+    make_processor,
+    measure,
+    qwen3_vl_config,
+    start,
+    sync,
+    tiny_text_vision,
+)
 
 logger = logging.getLogger("bench.audit_gpu")
-
-TARGET_GPU_MINUTES = 5.0  # goal: <= 5 GPU-minutes for 200 x 8 judgments on one H100
-TARGET_ITEMS, TARGET_K = 200, 8
 
 # Qwen3-VL-8B-Instruct's published config.json (Qwen3VLForConditionalGeneration, transformers
 # 4.57), as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_qwen3vl.py
@@ -94,27 +95,6 @@ QWEN3_VL_8B_VISION = {
     "num_position_embeddings": 2304,
     "deepstack_visual_indexes": [8, 16, 24],
 }
-# The released preprocessor_config.json of the Qwen3-VL checkpoints (Qwen2VLImageProcessor):
-# size {shortest_edge 65536, longest_edge 16777216} pixels, patch 16, temporal 2, merge 2, mean/std 0.5.
-QWEN3_VL_PROCESSOR = {
-    "size": {"shortest_edge": 65536, "longest_edge": 16777216},
-    "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2,
-    "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
-}
-
-# Text the bench tokenizer is trained on besides harness.models.tiny's corpus, so that the rubric
-# prompts tokenize about as compactly as with Qwen's 151k-token BPE (about one token per word)
-# rather than byte by byte.
-_EXTRA_CORPUS = [
-    "You are checking a student's answer to a question about the image(s). Question: Student's answer: "
-    "Is the student's answer correct? Reply with a JSON object only, for example {\"score\": 0.9}, "
-    "where score is the probability (0 to 1) that the student's answer is correct.",
-    "Which shape is at the top left of the image? Which colour is the largest shape? How many shapes are there? "
-    "Is the circle above the square? Which shape is closest to the centre of the image?",
-    "Answer with the option's letter from the given choices directly. The answer is (A) (B) (C) (D) (E) "
-    "circle square triangle rectangle ellipse star red green blue yellow purple orange one two three four five",
-]
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -150,247 +130,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class Report:
-    """Collects the printed report so it is also written to a file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.lines.append(line)
-
-
-# --------------------------------------------------------------------------- model pieces
-
-
-def build_bench_tokenizer(kind: str):
-    """Our locally built byte-level BPE tokenizer (Qwen special tokens + chat template)."""
-    from harness.models import tiny
-
-    if kind == "harness":
-        return tiny.build_tokenizer(384)
-    with mock.patch.object(tiny, "_CORPUS", list(tiny._CORPUS) + _EXTRA_CORPUS):
-        return tiny.build_tokenizer(2048)
-
-
-def token_ids(tokenizer) -> dict[str, int]:
-    from harness.models.tiny import SPECIAL_TOKENS
-
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    assert all(isinstance(i, int) and i >= 0 for i in ids.values()), ids
-    return ids
-
-
 def make_config(scale: str, tokenizer, image_size: int):
     """The Qwen3VLConfig: the 8B release values (full) or tiny sizes (tiny), with our token ids."""
-    from transformers import Qwen3VLConfig
-
-    from harness.config import TinySpec
-
-    ids = token_ids(tokenizer)
     if scale == "full":
         text, vision = json.loads(json.dumps(QWEN3_VL_8B_TEXT)), dict(QWEN3_VL_8B_VISION)
     else:
-        spec = TinySpec(family="qwen3_vl", image_size=image_size)
-        text = {
-            "vocab_size": QWEN3_VL_8B_TEXT["vocab_size"],  # the real vocab width: exercises decoding of ids
-            "hidden_size": spec.hidden_size,               # beyond our tokenizer, as the 8B run does
-            "intermediate_size": spec.hidden_size * 2,
-            "num_hidden_layers": spec.layers,
-            "num_attention_heads": spec.heads,
-            "num_key_value_heads": spec.heads // 2,  # grouped-query attention, as in the 8B
-            "head_dim": spec.head_dim,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
-                                "mrope_section": spec.mrope_section(), "mrope_interleaved": True},
-        }
-        vision = {
-            "depth": spec.vision_depth, "hidden_size": spec.vision_width, "intermediate_size": spec.vision_width * 2,
-            "num_heads": spec.heads, "patch_size": spec.patch_size, "spatial_merge_size": 2, "temporal_patch_size": 2,
-            "out_hidden_size": spec.hidden_size, "deepstack_visual_indexes": [spec.vision_depth - 1],
-            "num_position_embeddings": max(16, (image_size // spec.patch_size) ** 2),
-        }
-    largest = max(ids.values())
-    if largest >= text["vocab_size"]:
-        raise ValueError(f"tokenizer id {largest} >= vocab_size {text['vocab_size']}")
-    text |= {"bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-             "pad_token_id": ids["<|endoftext|>"]}
-    return Qwen3VLConfig(
-        text_config=text, vision_config=vision, tie_word_embeddings=False,
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )
-
-
-def make_processor(scale: str, tokenizer, image_size: int):
-    """The image-only Qwen3-VL processor: the released image settings (full) or tiny's (tiny)."""
-    from harness.config import TinySpec
-    from harness.models.processing import IMAGE_ONLY_PROCESSORS
-    from harness.models.tiny import CHAT_TEMPLATE, _image_processor
-
-    if scale == "full":
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-        image_processor = Qwen2VLImageProcessorPil(**json.loads(json.dumps(QWEN3_VL_PROCESSOR)))
-    else:
-        image_processor = _image_processor(TinySpec(family="qwen3_vl", image_size=image_size))
-    return IMAGE_ONLY_PROCESSORS["qwen3_vl"](
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
-    )
-
-
-def count_parameters(model) -> dict[str, int]:
-    """Parameters by part: vision tower (with merger), language model, lm_head."""
-    parts = {"vision": 0, "language_model": 0, "lm_head": 0, "other": 0}
-    for name, p in model.named_parameters():
-        key = ("vision" if ".visual." in f".{name}" else "language_model" if "language_model" in name
-               else "lm_head" if name.startswith("lm_head") else "other")
-        parts[key] += p.numel()
-    parts["total"] = sum(parts.values())
-    return parts
-
-
-def architecture_of(config, parameters: dict[str, int]) -> dict[str, int]:
-    """The built model's cost geometry in harness.hardware.Architecture's fields, so that
-    ``ladder run --dry-run --rates`` can relate this measurement to its roofline."""
-    text, vision = config.text_config, config.vision_config
-    return {"parameters": parameters["total"], "layers": text.num_hidden_layers, "kv_heads": text.num_key_value_heads,
-            "head_dim": text.head_dim, "pixels_per_token": vision.patch_size * vision.spatial_merge_size}
-
-
-def build_model(config, device: str, dtype, seed: int):
-    """Random-init model built directly on ``device`` in ``dtype`` (never an fp32 copy in CPU RAM)."""
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    torch.manual_seed(seed)
-    with torch.device(device):
-        model = AutoModelForImageTextToText.from_config(config, dtype=dtype)
-    return model.eval()
-
-
-# --------------------------------------------------------------------------- workload
-
-_SHAPES = ["circle", "square", "triangle", "star"]
-_COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (230, 200, 30),
-            "purple": (140, 60, 170), "orange": (240, 140, 30)}
-_POSITIONS = ["top left", "top right", "bottom left", "bottom right"]
-
-
-def synthetic_image(rng: random.Random, size: int):
-    """A size x size RGB image with 3-6 filled shapes on a light, noisy-ish background."""
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (size, size), tuple(rng.randint(225, 255) for _ in range(3)))
-    draw = ImageDraw.Draw(img)
-    for _ in range(rng.randint(3, 6)):
-        shape, colour = rng.choice(_SHAPES), rng.choice(list(_COLOURS.values()))
-        r = rng.randint(max(2, size // 16), max(3, size // 6))
-        cx, cy = rng.randint(r, size - r), rng.randint(r, size - r)
-        box = [cx - r, cy - r, cx + r, cy + r]
-        if shape == "circle":
-            draw.ellipse(box, fill=colour, outline=(0, 0, 0))
-        elif shape == "square":
-            draw.rectangle(box, fill=colour, outline=(0, 0, 0))
-        elif shape == "triangle":
-            draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour, outline=(0, 0, 0))
-        else:
-            pts = [(cx + (r if i % 2 == 0 else r // 2) * math.cos(math.pi * i / 5 - math.pi / 2),
-                    cy + (r if i % 2 == 0 else r // 2) * math.sin(math.pi * i / 5 - math.pi / 2)) for i in range(10)]
-            draw.polygon(pts, fill=colour, outline=(0, 0, 0))
-    return img
-
-
-def build_requests(items: int, k: int, image_size: int, seed: int):
-    """``items x k`` JudgeRequests: DEFAULT_RUBRIC with a multiple-choice question and short answers."""
-    from harness.config import DEFAULT_RUBRIC
-    from harness.stages.audit import render_rubric
-    from harness.verifiers.base import JudgeRequest
-
-    rng = random.Random(seed)
-    render = render_rubric(DEFAULT_RUBRIC)
-    letters = "ABCD"
-    requests = []
-    for i in range(items):
-        image = synthetic_image(rng, image_size)
-        options = rng.sample(_SHAPES, 4)
-        question = (f"Which shape is at the {rng.choice(_POSITIONS)} of the image?\n"
-                    + "\n".join(f"({letters[j]}) {o}" for j, o in enumerate(options))
-                    + "\nAnswer with the option's letter from the given choices directly.")
-        for c in range(k):
-            j = rng.randrange(4)
-            candidate = rng.choice([letters[j], f"({letters[j]})", f"({letters[j]}) {options[j]}",
-                                    f"The answer is ({letters[j]})."])
-            requests.append(JudgeRequest(item_id=f"bench-{i:04d}", candidate_index=c, student="bench",
-                                         images=[image], prompt=render(question, candidate)))
-    return requests
-
-
-def make_manifest(model_dir: Path, args: argparse.Namespace):
-    from harness.submission import parse_manifest
-
-    return parse_manifest({
-        "name": f"bench-qwen3-vl-8b-random-{args.scale}", "family": "bench", "release": "0", "owner": "bench",
-        "backend": "hf", "model": {"path": str(model_dir)}, "dtype": "bfloat16",
-        "generation": {"max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size},
-        "cost": {"kind": "gpu", "gpu_type": "H100-80GB", "usd_per_gpu_hour": args.usd_per_gpu_hour,
-                 "priced_on": "2026-11-26"},
-    }, source="bench/audit_gpu.py")
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def sync() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def nvidia_smi() -> str | None:
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return None
-    try:
-        return subprocess.run([exe], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError) as err:
-        return f"nvidia-smi failed: {err}"
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-
-def image_tokens_per_image(processor, image_size: int) -> int:
-    """How many image-pad tokens the processor makes for one image of this size."""
-    from PIL import Image
-
-    from harness.models.generate import user_message
-
-    text = processor.apply_chat_template(user_message([None], "x"), add_generation_prompt=True, tokenize=False)
-    enc = processor(text=[text], images=[[Image.new("RGB", (image_size, image_size), "white")]], return_tensors="pt")
-    image_id = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    return int((enc["input_ids"] == image_id).sum())
-
-
-def environment() -> dict:
-    import PIL
-    import torch
-    import transformers
-
-    env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-           "pillow": PIL.__version__, "cuda_available": torch.cuda.is_available()}
-    if torch.cuda.is_available():
-        env |= {"device_name": torch.cuda.get_device_name(0), "cuda": torch.version.cuda,
-                "gpu_memory_gib": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
-    else:
-        env["device_name"] = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-    return env
-
-
-# --------------------------------------------------------------------------- runs
+        # The real vocab width: exercises decoding of ids beyond our tokenizer, as the 8B run does;
+        # grouped-query attention, as in the 8B.
+        text, vision = tiny_text_vision(image_size, QWEN3_VL_8B_TEXT["vocab_size"], ffn_factor=2)
+    return qwen3_vl_config(tokenizer, text, vision)
 
 
 def dry_run(args: argparse.Namespace, say: Report) -> dict:
@@ -423,7 +171,6 @@ def dry_run(args: argparse.Namespace, say: Report) -> dict:
 def bench_run(args: argparse.Namespace, say: Report, res: dict) -> dict:
     """Build, save, load through HFBackend and judge; fills ``res`` as it goes (kept if a step fails)."""
     import torch
-
 
     cuda = torch.cuda.is_available()
     if args.scale == "full" and not cuda:
@@ -468,155 +215,10 @@ def bench_run(args: argparse.Namespace, say: Report, res: dict) -> dict:
         model_dir = tmp_root / "verifier"
     model_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _save_load_judge(args, say, res, model, processor, model_dir, device)
+        return save_load_judge(args, say, res, model, processor, model_dir, device)
     finally:
         if not args.keep_model:
             shutil.rmtree(tmp_root or model_dir, ignore_errors=True)
-
-
-def _save_load_judge(args, say: Report, res: dict, model, processor, model_dir: Path, device: str) -> dict:
-    import torch
-
-    from harness.models.generate import user_message
-    from harness.verifiers.hf import HFBackend
-
-    cuda = device == "cuda"
-    processor.save_pretrained(model_dir)
-    if args.weights == "save":
-        t0 = time.perf_counter()
-        try:
-            model.save_pretrained(model_dir)  # safetensors
-        except OSError as err:  # a full or read-only disk must not lose the GPU run
-            say(f"save failed ({err}); falling back to --weights memory")
-            args.weights = res["weights"] = "memory"
-            for f in model_dir.glob("*.safetensors*"):
-                f.unlink()
-    if args.weights == "save":
-        res["save_s"] = time.perf_counter() - t0
-        res["saved_bytes"] = folder_bytes(model_dir)
-        say(f"saved to {model_dir} ({res['saved_bytes'] / 1e9:.2f} GB safetensors+processor) in {res['save_s']:.1f} s")
-        del model
-        gc.collect()
-        if cuda:
-            torch.cuda.empty_cache()
-        patch = contextlib.nullcontext()
-    else:
-        import harness.models.loading as loading
-
-        built = model
-        del model
-
-        def in_memory(ref, device="cpu", dtype="float32"):
-            return built.to(device).eval(), loading.load_processor(ref)
-
-        patch = mock.patch.object(loading, "load_vlm", in_memory)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-
-    # -- load through the backend
-    manifest = make_manifest(model_dir, args)
-    t0 = time.perf_counter()
-    with patch:
-        backend = HFBackend(manifest)
-    sync()
-    res["load_s"] = time.perf_counter() - t0
-    res["backend_device"] = backend.device
-    res["backend_model_dtype"] = str(backend.model.dtype).removeprefix("torch.")
-    say(f"HFBackend loaded on {backend.device} ({res['backend_model_dtype']}) in {res['load_s']:.1f} s "
-        f"[{'from safetensors' if args.weights == 'save' else 'in memory, no load'}]")
-    if not args.no_force_length:
-        backend.model.generation_config.min_new_tokens = args.max_new_tokens
-
-    # -- workload
-    t0 = time.perf_counter()
-    requests = build_requests(args.items, args.k, args.image_size, args.seed)
-    res["requests_build_s"] = time.perf_counter() - t0
-    res["image_tokens_per_image"] = image_tokens_per_image(backend.processor, args.image_size)
-    bs = args.batch_size
-    batches = [requests[i:i + bs] for i in range(0, len(requests), bs)]
-    # CPU preprocessing (chat template + image processor) of one batch, timed apart: it runs inside
-    # HFBackend's generate call too, while the GPU waits.
-    t0 = time.perf_counter()
-    sample = batches[0]
-    texts = [backend.processor.apply_chat_template(user_message(r.images, r.prompt), add_generation_prompt=True,
-                                                   tokenize=False) for r in sample]
-    backend.processor(text=texts, images=[r.images for r in sample], return_tensors="pt", padding=True)
-    res["cpu_preprocess_s_first_batch"] = time.perf_counter() - t0
-    say(f"{len(requests)} requests ({args.items} items x {args.k}) in {len(batches)} batches of <= {bs}; "
-        f"{res['image_tokens_per_image']} image tokens per image; CPU preprocessing of one batch "
-        f"{res['cpu_preprocess_s_first_batch']:.2f} s (inside the timed calls)")
-
-    # -- judge, batch by batch, within the time budget
-    judgments, batch_s, batch_n = [], [], []
-    stopped_early = False
-    for i, batch in enumerate(batches):
-        elapsed = time.perf_counter() - T_START
-        estimate = max(batch_s[1:] or batch_s or [0.0])
-        if i > 0 and elapsed + estimate > args.time_budget_s:
-            stopped_early = True
-            say(f"time budget: {elapsed:.0f} s elapsed, next batch ~{estimate:.1f} s would pass "
-                f"{args.time_budget_s:.0f} s; stopping after {i}/{len(batches)} batches and extrapolating")
-            break
-        sync()
-        t0 = time.perf_counter()
-        out = backend.judge(batch)
-        sync()
-        dt = time.perf_counter() - t0
-        judgments.extend(out)
-        batch_s.append(dt)
-        batch_n.append(len(batch))
-        if i < 3 or i % 10 == 0 or i == len(batches) - 1:
-            say(f"  batch {i + 1}/{len(batches)}: {len(batch)} judgments in {dt:.2f} s "
-                f"({len(batch) / dt:.1f}/s); total elapsed {time.perf_counter() - T_START:.0f} s")
-    backend_device_s = backend.device_seconds
-    if cuda:
-        res["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        res["peak_gpu_memory_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
-    backend.close()
-
-    # -- figures
-    n = len(judgments)
-    ok = [j for j in judgments if j.error is None]
-    wall = sum(batch_s)
-    res |= {
-        "judged": n, "requested": len(requests), "errors": n - len(ok), "stopped_by_time_budget": stopped_early,
-        "first_error": next((j.error for j in judgments if j.error), None),
-        "judge_wall_s": wall, "backend_device_seconds": backend_device_s,
-        "batch_seconds": [round(s, 3) for s in batch_s],
-        "judgments_per_s": n / wall if wall else None,
-        "gpu_s_per_1000_judgments": wall / n * 1000 if n else None,
-        "mean_input_tokens": sum(j.input_tokens for j in ok) / len(ok) if ok else None,
-        "mean_output_tokens": sum(j.output_tokens for j in ok) / len(ok) if ok else None,
-        "sample_outputs": [j.text for j in ok[:3]],
-    }
-    # Steady state leaves the first batch out (CUDA/cuBLAS warm-up, allocator growth).
-    if len(batch_s) > 1:
-        steady = sum(batch_s[1:]) / sum(batch_n[1:])
-        res["steady_judgments_per_s"] = 1 / steady
-    else:
-        steady = wall / n if n else None
-        res["steady_judgments_per_s"] = None
-
-    def extrapolate(total: int) -> float | None:
-        """Seconds for ``total`` judgments: the first batch as measured, the rest at the steady rate."""
-        if not n:
-            return None
-        return batch_s[0] + steady * max(0, total - batch_n[0])
-
-    target_total = TARGET_ITEMS * TARGET_K
-    res["extrapolated_gpu_minutes_200x8"] = extrapolate(target_total) / 60 if n else None
-    res["extrapolated_gpu_minutes_requested"] = extrapolate(len(requests)) / 60 if n else None
-    # With the load (a real run loads the verifier once; the save is bench-only and left out).
-    res["extrapolated_gpu_minutes_200x8_with_load"] = (
-        (extrapolate(target_total) + res["load_s"]) / 60 if n else None)
-    res["target_gpu_minutes_200x8"] = TARGET_GPU_MINUTES
-    if n:
-        res["meets_target"] = res["extrapolated_gpu_minutes_200x8"] <= TARGET_GPU_MINUTES
-        res["meets_target_with_load"] = res["extrapolated_gpu_minutes_200x8_with_load"] <= TARGET_GPU_MINUTES
-    if args.usd_per_gpu_hour > 0 and n:
-        usd_per_minute = args.usd_per_gpu_hour / 60
-        res["extrapolated_usd_200x8_with_load"] = res["extrapolated_gpu_minutes_200x8_with_load"] * usd_per_minute
-    return res
 
 
 def print_bench(res: dict, env: dict, say: Report) -> None:
@@ -674,42 +276,13 @@ def print_bench(res: dict, env: dict, say: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    out = Path(args.out or os.environ.get("OUT") or "bench-out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = start(args.out, quiet=("httpx",))
     say = Report()
     env = environment()
     say(f"audit_gpu: {env['device_name']}; python {env['python']}, torch {env['torch']}, "
         f"transformers {env['transformers']}")
-    if args.dry_run:
-        res = dry_run(args, say)
-    else:
-        res = {}
-        try:
-            bench_run(args, say, res)
-        except (Exception, KeyboardInterrupt) as err:  # keep what was measured up to the failure
-            import traceback
-
-            res["error"] = f"{type(err).__name__}: {err}"
-            res["traceback"] = traceback.format_exc()
-            say(f"FAILED: {res['error']}")
-            say(res["traceback"])
-        else:
-            print_bench(res, env, say)
-    res["environment"] = env
-    res["total_wall_s"] = time.perf_counter() - T_START
-    smi = nvidia_smi()
-    if smi:
-        res["nvidia_smi"] = smi
-        say("")
-        say("nvidia-smi:")
-        for line in smi.rstrip().splitlines():
-            say(line)
-    say(f"total wall: {res['total_wall_s']:.1f} s; wrote {out / 'audit_gpu.json'}")
-    (out / "audit_gpu.json").write_text(json.dumps(res, indent=2, default=str))
-    (out / "audit_gpu_report.txt").write_text("\n".join(say.lines) + "\n")
-    return 1 if "error" in res else 0
+    res = dry_run(args, say) if args.dry_run else measure(bench_run, print_bench, args, say, env)
+    return finish("audit_gpu", res, env, say, out)
 
 
 if __name__ == "__main__":

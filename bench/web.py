@@ -57,7 +57,7 @@ def seed(url: str, n: int, templates: int) -> float:
     from sqlalchemy import insert
 
     from harness.store import connect, session_scope
-    from harness.store.ingest import _audit_row, _student_row
+    from harness.store.ingest import audit_row, seed_runs, student_row
     from harness.store.queue import model_label
     from harness.store.schema import AuditRow, Family, Release, StudentRow, Submission
     from tests.fixtures.results import manifest, synthetic_run
@@ -86,12 +86,14 @@ def seed(url: str, n: int, templates: int) -> float:
                              "protocol": {}, "status": "succeeded", "attempts": 1, "max_attempts": 3})
                 doc = docs[i % templates]
                 for task in doc["tasks"]:
-                    row = _audit_row(i + 1, task["task"], task["audit"])
+                    row = audit_row(i + 1, task["task"], task["audit"])
                     scale = usd / 2.5  # the template was priced at $2.5/GPU-hour
                     row["usd_per_1k"] = row["usd_per_1k"] * scale
                     row["cost_usd"] = row["cost_usd"] * scale
                     audits.append(row)
-                    students += [_student_row(i + 1, task["task"], st) for st in task["students"]]
+                    schema = doc["schema_version"]
+                    students += [student_row(i + 1, task["task"], st, seed_runs(st, schema), schema)
+                                 for st in task["students"]]
             for table, values in ((Release, rels), (Submission, subs), (AuditRow, audits), (StudentRow, students)):
                 s.execute(insert(table), values)
     with engine.begin() as conn:  # keep the sequences past the explicit ids
@@ -134,6 +136,25 @@ def wrk(url: str, duration: int, connections: int, threads: int) -> dict:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
+ENDPOINTS = {
+    "static file (baseline)": "/static/style.css",
+    "leaderboard page": "/?task=mathvista",
+    "leaderboard page, sorted by cost": "/?task=mmmu&sort=cost&dir=asc",
+    "JSON API, 100 rows": "/api/leaderboard?task=blink",
+    "JSON API, every row": "/api/leaderboard?task=blink&limit=0",
+}
+
+
+def _wait_healthy(base: str) -> None:
+    """Wait (up to about a minute) for the server to answer /healthz."""
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.25)
+
+
 def main() -> None:
     args = _args()
     if not shutil.which("wrk"):
@@ -157,24 +178,12 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--workers",
                                  str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
+        _wait_healthy(base)
         cold, size = _get(f"{base}/?task=mathvista")
         print(f"first leaderboard page (computes and caches all three tasks' rankings): {cold * 1000:.0f} ms, "
               f"{size / 1024:.0f} KiB")
-        endpoints = {
-            "static file (baseline)": "/static/style.css",
-            "leaderboard page": "/?task=mathvista",
-            "leaderboard page, sorted by cost": "/?task=mmmu&sort=cost&dir=asc",
-            "JSON API, 100 rows": "/api/leaderboard?task=blink",
-            "JSON API, every row": "/api/leaderboard?task=blink&limit=0",
-        }
         results = {}
-        for name, path in endpoints.items():
+        for name, path in ENDPOINTS.items():
             for _ in range(4 * args.workers):  # warm every worker's cache (the kernel spreads connections)
                 _get(base + path)
             _, size = _get(base + path)

@@ -73,7 +73,7 @@ def build_tokenizer(vocab_size: int):
     return fast
 
 
-def _image_processor(spec: TinySpec):
+def image_processor(spec: TinySpec):
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     unit = spec.patch_size * 2  # patch x spatial merge
@@ -137,7 +137,7 @@ def build_tiny(spec: TinySpec):
 
     tokenizer = build_tokenizer(spec.vocab_size)
     processor = IMAGE_ONLY_PROCESSORS[spec.family](
-        image_processor=_image_processor(spec), tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+        image_processor=image_processor(spec), tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
     )
     torch.manual_seed(spec.seed)
     model = AutoModelForImageTextToText.from_config(_config(spec, tokenizer))

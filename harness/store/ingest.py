@@ -51,7 +51,7 @@ def _cost_columns(cost: dict) -> dict:
             "gpu_hours_per_1k": cost.get("device_hours_per_1k_judgments"), "cost": cost}
 
 
-def _audit_row(submission_id: int, task: str, audit: dict) -> dict:
+def audit_row(submission_id: int, task: str, audit: dict) -> dict:
     m = audit["metrics"]
     acc = m["rubric_accuracy"]
     gate = {g["student"]: {"verdict": g["verdict"], "baseline": g["baseline"]["value"],
@@ -63,7 +63,7 @@ def _audit_row(submission_id: int, task: str, audit: dict) -> dict:
             "provenance": audit["provenance"], **_cost_columns(audit["cost"])}
 
 
-def _seed_runs(s: dict, schema: str) -> list[dict]:
+def seed_runs(s: dict, schema: str) -> list[dict]:
     """A student's training runs as schema-2 seed outcomes (a schema-1 result is one run, seed 0)."""
     if schema == "1":
         return [{"seed": 0, "status": s["status"], "failure": s.get("failure"), "post": s.get("post"),
@@ -82,7 +82,7 @@ def _seed_row(submission_id: int, task: str, student: str, run: dict) -> dict:
             "mcnemar_p": d.get("mcnemar_p"), "loss_fell": loss_fell, "rounds": selfdpo.get("rounds", [])}
 
 
-def _student_row(submission_id: int, task: str, s: dict, runs: list[dict], schema: str) -> dict:
+def student_row(submission_id: int, task: str, s: dict, runs: list[dict], schema: str) -> dict:
     d = s.get("delta") or {}
     row = {"submission_id": submission_id, "task": task, "student": s["student"], "status": s["status"],
            "failure": s.get("failure"), "n": s["baseline"]["n"], "baseline": s["baseline"]["value"],
@@ -117,10 +117,10 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     schema = document["schema_version"]
     audits, students, seeds, points = [], [], [], []
     for task in document["tasks"]:
-        audits.append(_audit_row(sid, task["task"], task["audit"]))
+        audits.append(audit_row(sid, task["task"], task["audit"]))
         for s in task["students"]:
-            runs = _seed_runs(s, schema)
-            students.append(_student_row(sid, task["task"], s, runs, schema))
+            runs = seed_runs(s, schema)
+            students.append(student_row(sid, task["task"], s, runs, schema))
             for run in runs:
                 seeds.append(_seed_row(sid, task["task"], s["student"], run))
                 curve = (run.get("selfdpo") or {}).get("loss_curve", [])
