@@ -108,30 +108,6 @@ def small_profile(tmp_path) -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
     """A migrated, empty store: a SQLite file, or a fresh schema in the PostgreSQL at LADDER_TEST_DATABASE_URL."""
-    from harness.store import migrate
+    from tests.fixtures.store import store_at
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ladder.db'}"
-        migrate(url)
-        yield url
-        return
-    base = os.environ.get("LADDER_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but LADDER_TEST_DATABASE_URL is not: the PostgreSQL tests would silently skip")
-        pytest.skip("PostgreSQL tests need LADDER_TEST_DATABASE_URL (set by .ci/run)")
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    migrate(url)
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    yield from store_at(request.param, tmp_path)

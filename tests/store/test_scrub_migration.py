@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from harness.store import connect, migrate
 from harness.store.db import session_scope
 from harness.store.ingest import document_hash
 from harness.store.schema import Family, Release, RunDocument, StudentRow, Submission
+from tests.fixtures.store import store_at
 
 OLD_DOC = {
     "schema_version": "2",
@@ -32,26 +31,7 @@ OLD_DOC = {
 @pytest.fixture(params=["sqlite", "postgres"])
 def url_at_0003(request, tmp_path):
     """A store migrated to revision 0003 only (the schema before the scrub)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        migrate(url, "0003")
-        yield url
-        return
-    base = os.environ.get("LADDER_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but LADDER_TEST_DATABASE_URL is not")
-        pytest.skip("PostgreSQL tests need LADDER_TEST_DATABASE_URL (set by .ci/run)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    migrate(url, "0003")
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    yield from store_at(request.param, tmp_path, "0003")
 
 
 def _seed_old_rows(url: str) -> None:
