@@ -178,7 +178,8 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
     verdict_rows, per_student, all_items = score_judgments(prepared, raws, protocol)
     gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
 
-    config_digest = cache_key(m=manifest.digest(), p=protocol.digest())
+    manifest_digest = manifest.digest()
+    config_digest = cache_key(m=manifest_digest, p=protocol.digest())
     verdicts_path = settings.artifacts / "verdicts" / f"{task.name}-{config_digest}.jsonl"
     write_jsonl(verdicts_path, verdict_rows)
     logger.info("audit of %s on %s took %.1f s", manifest.name, task.name, time.perf_counter() - t0)
@@ -186,7 +187,7 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         task=task.name,
         verifier=VerifierInfo(name=manifest.name, family=manifest.family, release=manifest.release,
                               backend=manifest.backend, simulated=manifest.is_simulated,
-                              parameters=manifest.parameters, manifest_digest=manifest.digest()),
+                              parameters=manifest.parameters, manifest_digest=manifest_digest),
         metrics=audit_metrics(all_items, protocol.selfdpo.tau, protocol.audit.threshold),
         students=per_student, gate=gate, cost=price(usage, manifest.cost),
         provenance=_provenance(manifest, protocol, task, per_student, config_digest),

@@ -86,19 +86,22 @@ def upgrade() -> None:
         if row.worker is not None and not _WORKER.match(row.worker):
             update["worker"] = "worker-" + hashlib.sha256(salt + row.worker.encode()).hexdigest()[:12]
             logger.info("submission %s: worker %r is now %s", row.id, row.worker, update["worker"])
-        if row.failure_reason and scrub_text(row.failure_reason) != row.failure_reason:
-            update["failure_reason"] = scrub_text(row.failure_reason)
+        reason = scrub_text(row.failure_reason) if row.failure_reason else row.failure_reason
+        if reason != row.failure_reason:
+            update["failure_reason"] = reason
         if update:
             conn.execute(subs.update().where(subs.c.id == row.id).values(**update))
 
     for table in (students, seeds):
         for row in conn.execute(sa.select(table.c.id, table.c.failure).where(table.c.failure.is_not(None))).all():
-            if scrub_text(row.failure) != row.failure:
-                conn.execute(table.update().where(table.c.id == row.id).values(failure=scrub_text(row.failure)))
+            failure = scrub_text(row.failure)
+            if failure != row.failure:
+                conn.execute(table.update().where(table.c.id == row.id).values(failure=failure))
 
     for row in conn.execute(sa.select(releases.c.id, releases.c.model).where(releases.c.model.is_not(None))).all():
-        if scrub_text(row.model) != row.model:
-            conn.execute(releases.update().where(releases.c.id == row.id).values(model=scrub_text(row.model)))
+        model = scrub_text(row.model)
+        if model != row.model:
+            conn.execute(releases.update().where(releases.c.id == row.id).values(model=model))
 
     for row in conn.execute(sa.select(docs.c.id, docs.c.document)).all():
         document = _load(row.document)
