@@ -56,8 +56,9 @@ def seed(url: str, n: int, templates: int) -> float:
     from rich.progress import track
     from sqlalchemy import insert
 
+    from harness.documents import RunResult
     from harness.store import connect, session_scope
-    from harness.store.ingest import audit_row, seed_runs, student_row
+    from harness.store.ingest import audit_row, student_row
     from harness.store.queue import model_label
     from harness.store.schema import AuditRow, Family, Release, StudentRow, Submission
     from tests.fixtures.results import manifest, synthetic_run
@@ -66,7 +67,8 @@ def seed(url: str, n: int, templates: int) -> float:
     docs = []
     for i in track(range(templates), description="synthetic documents"):
         acc = {t: 0.15 + 0.8 * ((i * 37 + 11 * k) % templates) / templates for k, t in enumerate(TASKS)}
-        docs.append(synthetic_run(manifest(f"template-{i}"), acc, items=30, k=4, test=200, resamples=100)[0])
+        doc = synthetic_run(manifest(f"template-{i}"), acc, items=30, k=4, test=200, resamples=100)[0]
+        docs.append(RunResult.model_validate(doc))
     engine = connect(url)
     batch = 1000
     for start in track(range(0, n, batch), description="inserting"):
@@ -85,15 +87,13 @@ def seed(url: str, n: int, templates: int) -> float:
                              "protocol_version": "1", "protocol_profile": "production", "protocol_digest": "f" * 64,
                              "protocol": {}, "status": "succeeded", "attempts": 1, "max_attempts": 3})
                 doc = docs[i % templates]
-                for task in doc["tasks"]:
-                    row = audit_row(i + 1, task["task"], task["audit"])
+                for task in doc.tasks:
+                    row = audit_row(i + 1, task.task, task.audit)
                     scale = usd / 2.5  # the template was priced at $2.5/GPU-hour
                     row["usd_per_1k"] = row["usd_per_1k"] * scale
                     row["cost_usd"] = row["cost_usd"] * scale
                     audits.append(row)
-                    schema = doc["schema_version"]
-                    students += [student_row(i + 1, task["task"], st, seed_runs(st, schema), schema)
-                                 for st in task["students"]]
+                    students += [student_row(i + 1, task.task, st) for st in task.students]
             for table, values in ((Release, rels), (Submission, subs), (AuditRow, audits), (StudentRow, students)):
                 s.execute(insert(table), values)
     with engine.begin() as conn:  # keep the sequences past the explicit ids

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from harness.runner import RunResult, StudentOutcome, TaskOutcome
+from harness.documents import RunResult, StudentOutcome, TaskOutcome
 from harness.seed_stats import seed_delta
 
 

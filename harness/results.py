@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.artifacts import read_jsonl
-from harness.runner import RunResult
+from harness.documents import RunResult
 
 VERDICT_COLUMNS = ("student", "item_id", "candidate", "response", "truth", "score", "verdict", "agrees", "raw",
                    "parse_error")

@@ -14,20 +14,18 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text, read_json
 from harness.config import EvalConfig, ProtocolConfig, StudentConfig
-from harness.documents import Plan, TaskPlan
+from harness.documents import AuditResult, Plan, RunResult, SeedOutcome, StudentOutcome, TaskOutcome, TaskPlan
 from harness.estimate import Assumptions, estimate
-from harness.metrics import Proportion
-from harness.seed_stats import SeedDelta, seed_delta
-from harness.seeds import SeedJob, SeedOutcome, SeedRunner
+from harness.seed_stats import seed_delta
+from harness.seeds import SeedJob, SeedRunner
 from harness.settings import Settings
-from harness.stages.audit import AuditResult, run_audit
+from harness.stages.audit import run_audit
 from harness.stages.common import LazyStudent, baseline_path, protocol_splits, student_ident
 from harness.stages.evaluate import load_or_evaluate
 from harness.stages.students import resolve_student
@@ -35,75 +33,6 @@ from harness.submission import Manifest
 from harness.tasks import check_tasks, get_task
 
 logger = logging.getLogger(__name__)
-
-
-class StudentOutcome(BaseModel):
-    """Stages 2 + 3 for one student on one task: every training seed, and their seed-mean outcome."""
-
-    student: str
-    status: Literal["succeeded", "failed"]
-    failure: str | None = None
-    baseline: Proportion
-    seeds: list[SeedOutcome] = Field(default_factory=list, description="One self-DPO run per training seed.")
-    delta: SeedDelta | None = Field(default=None, description="Seed-mean post - baseline; its CI covers the test "
-                                    "items and the training seeds. Set only when every seed succeeded.")
-    loss_fell: bool | None = Field(default=None, description="The seed-mean DPO loss fell (last quarter of each "
-                                   "seed's steps below its first quarter, on average over seeds).")
-    silent_regression: bool = Field(default=False, description="The seed-mean DPO loss fell while the seed-mean "
-                                    "accuracy fell (its CI over items and seeds entirely below 0).")
-    wall_seconds: float = Field(default=0.0, description="Self-DPO + evaluation wall time, all seeds.")
-    baseline_predictions: str | None = Field(default=None, description="Per-item baseline eval artifact (JSON).")
-
-    @property
-    def post(self) -> float | None:
-        """Seed-mean post-DPO accuracy."""
-        return self.delta.after if self.delta else None
-
-    def summary(self) -> dict:
-        d = self.delta
-        return {
-            "status": self.status, "failure": self.failure, "baseline": self.baseline.value,
-            "n": self.baseline.n, "post": self.post, "seeds": len(self.seeds),
-            "delta": d.delta if d else None, "delta_ci_low": d.ci_low if d else None,
-            "delta_ci_high": d.ci_high if d else None, "delta_ci_method": d.method if d else None,
-            "seed_deltas": d.seed_deltas if d else [s.delta.delta if s.delta else None for s in self.seeds],
-            "seed_sd": d.seed_sd if d else None, "loss_fell": self.loss_fell,
-            "silent_regression": self.silent_regression, "per_seed": [s.summary() for s in self.seeds],
-        }
-
-
-class TaskOutcome(BaseModel):
-    task: str
-    audit: AuditResult
-    students: list[StudentOutcome]
-
-
-RUN_SCHEMA_VERSION = "2"
-
-
-class RunResult(BaseModel):
-    """The versioned result document of a whole protocol run of one submission.
-
-    Schema 2: each student's outcome holds one self-DPO run per training seed and their seed mean."""
-
-    schema_version: Literal["2"] = RUN_SCHEMA_VERSION
-    kind: Literal["run"] = "run"
-    run_id: str
-    protocol_profile: str
-    protocol_digest: str
-    tasks: list[TaskOutcome]
-
-    @property
-    def status(self) -> Literal["succeeded", "failed"]:
-        ok = all(s.status == "succeeded" for t in self.tasks for s in t.students)
-        return "succeeded" if ok else "failed"
-
-    def summary(self) -> dict:
-        return {
-            "run_id": self.run_id, "status": self.status, "protocol_profile": self.protocol_profile,
-            "tasks": {t.task: {"audit": t.audit.summary(),
-                               "students": {s.student: s.summary() for s in t.students}} for t in self.tasks},
-        }
 
 
 def run_id(manifest: Manifest, protocol: ProtocolConfig) -> str:

@@ -19,7 +19,6 @@ import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
@@ -27,35 +26,12 @@ from rich.progress import Progress
 from harness import cancel
 from harness.artifacts import atomic_write_text
 from harness.config import ProtocolConfig
-from harness.metrics import PairedDelta, Proportion, paired_delta
+from harness.documents import SeedOutcome
+from harness.metrics import paired_delta
 from harness.settings import Settings
-from harness.stages.selfdpo import SelfDPOResult
 from harness.submission import Manifest
 
 logger = logging.getLogger(__name__)
-
-
-class SeedOutcome(BaseModel):
-    """Stage 2 + 3 for one training seed: a self-DPO run from the frozen student, then its exact-match eval."""
-
-    seed: int
-    status: Literal["succeeded", "failed"]
-    failure: str | None = None
-    post: Proportion | None = None
-    delta: PairedDelta | None = Field(default=None, description="This seed alone; its CI covers the items only.")
-    selfdpo: SelfDPOResult | None = None
-    post_predictions: str | None = Field(default=None, description="Per-item post-DPO eval artifact (JSON).")
-    wall_seconds: float = Field(default=0.0, description="Self-DPO + evaluation wall time of this seed.")
-
-    def summary(self) -> dict:
-        d = self.delta
-        return {"seed": self.seed, "status": self.status, "failure": self.failure,
-                "post": self.post.value if self.post else None, "delta": d.delta if d else None,
-                "delta_ci_low": d.ci_low if d else None, "delta_ci_high": d.ci_high if d else None,
-                "mcnemar_p": d.mcnemar_p if d else None,
-                "loss_fell": self.selfdpo.loss_fell if self.selfdpo else None,
-                "loss_curve": self.selfdpo.loss_curve if self.selfdpo else [],
-                "rounds": [r.model_dump() for r in self.selfdpo.rounds] if self.selfdpo else []}
 
 
 class SeedJob(BaseModel):

@@ -31,6 +31,14 @@ def test_the_leaderboard_app_loads_no_ml_module():
     assert _loaded_after(code, ML + ("harness.models", "harness.stages", "harness.verifiers")) == []
 
 
+def test_the_result_documents_and_the_store_load_no_ml_stack_model_stage_or_verifier():
+    """The worker parses a document another process wrote, and the store ingests it, without the ML stack."""
+    above = ML + ("harness.models", "harness.stages", "harness.verifiers")
+    code = "import harness.documents\nharness.documents.RunResult.model_validate"
+    assert _loaded_after(code, above + ("harness.store",)) == []
+    assert _loaded_after("import harness.store.ingest, harness.store.queue, harness.executors.base", above) == []
+
+
 def test_tasks_load_no_model_store_or_stage():
     assert _loaded_after("import harness.tasks", ("harness.models", "harness.store", "harness.stages")) == []
 

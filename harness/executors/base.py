@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from harness.documents import run_status
 from harness.registry import Registry
 from harness.settings import Settings
 
@@ -22,8 +23,8 @@ class ExecutorOutcome:
 
     @property
     def document_status(self) -> str:
-        ok = all(s["status"] == "succeeded" for t in self.document["tasks"] for s in t["students"])
-        return "succeeded" if ok else "failed"
+        """The run's status as its document tells it (:func:`harness.documents.run_status`)."""
+        return run_status(self.document)
 
     @property
     def failure(self) -> str | None:

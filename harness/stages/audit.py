@@ -14,22 +14,21 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
 from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import cache_key, write_jsonl
 from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
 from harness.config import EvalConfig, ModelRef, ProtocolConfig
-from harness.cost import Cost, Usage, price
+from harness.cost import Usage, price
+from harness.documents import AuditResult, EvalResult, GateVerdict, StudentAudit, VerifierInfo
 from harness.metrics import Proportion
 from harness.provenance import Provenance, git_commit, hardware, package_versions
 from harness.settings import Settings
 from harness.stages.candidates import Candidate, candidates_path, load_or_sample
 from harness.stages.common import LazyStudent, baseline_path, protocol_splits, student_ident, submission_rubric
-from harness.stages.evaluate import EvalResult, load_or_evaluate
+from harness.stages.evaluate import load_or_evaluate
 from harness.stages.students import resolve_student
 from harness.stages.verdict import parse_verdict
 from harness.submission import Manifest
@@ -37,89 +36,6 @@ from harness.tasks import Item, Task, get_task
 from harness.verifiers import JudgeRequest, RawJudgment, VerifierBackend, make_backend
 
 logger = logging.getLogger(__name__)
-
-RESULT_SCHEMA_VERSION = "1"
-
-
-class VerifierInfo(BaseModel):
-    name: str
-    family: str
-    release: str
-    backend: str
-    simulated: bool
-    parameters: int | None
-    manifest_digest: str
-
-
-class GateVerdict(BaseModel):
-    """Rubric accuracy on this student's candidates against its frozen baseline accuracy."""
-
-    student: str
-    baseline: Proportion
-    rubric_accuracy: Proportion
-    verdict: Literal["above", "below"]
-    decisive: bool = Field(description="The rubric accuracy's 95% CI excludes the baseline value.")
-
-    @property
-    def blocks(self) -> bool:
-        return self.verdict == "below"
-
-    def sentence(self) -> str:
-        ra, b = self.rubric_accuracy, self.baseline
-        word = "ABOVE" if self.verdict == "above" else "BELOW"
-        sure = "" if self.decisive else " (not decisive: the CI contains the baseline)"
-        action = "self-DPO may run" if self.verdict == "above" else "do NOT run self-DPO with this verifier"
-        return (f"{self.student}: rubric accuracy {ra.value:.3f} [{ra.ci_low:.3f}, {ra.ci_high:.3f}] (n={ra.n}) is "
-                f"{word} the frozen baseline {b.value:.3f} (n={b.n}){sure}: {action}.")
-
-
-class StudentAudit(BaseModel):
-    student: str
-    model: dict
-    metrics: AuditMetrics
-
-
-class AuditResult(BaseModel):
-    """The versioned result document of one (verifier, task) audit."""
-
-    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
-    kind: Literal["audit"] = "audit"
-    task: str
-    verifier: VerifierInfo
-    metrics: AuditMetrics = Field(description="Pooled over both students' candidates.")
-    students: list[StudentAudit]
-    gate: list[GateVerdict]
-    cost: Cost
-    provenance: Provenance
-    verdicts_path: str = Field(description="Per-judgment JSONL artifact.")
-
-    @property
-    def blocked(self) -> bool:
-        return any(g.blocks for g in self.gate)
-
-    def summary(self) -> dict:
-        """The flat document `ladder audit --json` prints."""
-        m = self.metrics
-        return {
-            "task": self.task,
-            "verifier": self.verifier.model_dump(),
-            "rubric_accuracy": m.rubric_accuracy.value, "ci_low": m.rubric_accuracy.ci_low,
-            "ci_high": m.rubric_accuracy.ci_high, "n": m.rubric_accuracy.n,
-            "parse_failure_rate": m.parse_failures.value,
-            "pair_direction_accuracy": m.pairs_all.direction.value,
-            "gated_pair_direction_accuracy": m.pairs_gated.direction.value,
-            "margin_weighted_direction_accuracy": m.pairs_gated.margin_weighted,
-            "gate": {g.student: {"baseline": g.baseline.value, "baseline_n": g.baseline.n,
-                                 "rubric_accuracy": g.rubric_accuracy.value, "verdict": g.verdict,
-                                 "decisive": g.decisive} for g in self.gate},
-            "blocked": self.blocked,
-            "metrics": m.model_dump(),
-            "students": [s.model_dump() for s in self.students],
-            "cost": self.cost.model_dump(mode="json"),
-            "provenance": self.provenance.model_dump(),
-            "verdicts_path": self.verdicts_path,
-        }
-
 
 Prepared = tuple[ModelRef, list[list[Candidate]], EvalResult]
 

@@ -6,32 +6,17 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
 from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import atomic_write_text
 from harness.config import EvalConfig
-from harness.metrics import Proportion, proportion
+from harness.documents import EvalResult, Prediction
+from harness.metrics import proportion
 from harness.models.generate import generate
 from harness.tasks import Item, Task
 
 logger = logging.getLogger(__name__)
-
-
-class Prediction(BaseModel):
-    """One item's greedy answer and the scorer's decision."""
-
-    item_id: str
-    response: str
-    parsed: str | None
-    correct: bool
-    method: str
-
-
-class EvalResult(BaseModel):
-    predictions: list[Prediction]
-    accuracy: Proportion
 
 
 def evaluate(model, processor, task: Task, items: Sequence[Item], config: EvalConfig | None = None,

@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from harness import cancel
 from harness.audit_metrics import pick_pair
 from harness.config import SAMPLE_BATCH_PROMPTS, SelfDPOConfig
+from harness.documents import RoundLog, SelfDPOResult
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate_batch
 from harness.stages.verdict import parse_verdict
@@ -47,51 +48,6 @@ class Pair(BaseModel):
         if self.chosen_truth == self.rejected_truth:
             return "neutral"
         return "right" if self.chosen_truth else "wrong"
-
-
-class RoundLog(BaseModel):
-    """What happened in one round (the per-round diagnostics of the result)."""
-
-    round: int
-    prompts: int
-    judgments: int
-    parse_failures: int
-    pairs_formed: int
-    pairs_admitted: int
-    replayed: int
-    direction_all: Proportion = Field(description="Right-direction share of decisive formed pairs.")
-    direction_admitted: Proportion = Field(description="Right-direction share of decisive admitted pairs.")
-    wrong_admitted: int = Field(description="Admitted pairs whose chosen answer is wrong and rejected right.")
-    steps: int
-    loss_first: float | None
-    loss_last: float | None
-    reward_accuracy: float | None = Field(description="TRL's rewards/accuracies, mean over the round's steps.")
-    reward_margin: float | None = Field(description="TRL's rewards/margins, mean over the round's steps.")
-    probe_accuracy: float | None
-
-
-class SelfDPOResult(BaseModel):
-    student: str
-    task: str
-    rounds: list[RoundLog]
-    loss_curve: list[tuple[int, float]] = Field(description="(global step, DPO loss) for every step.")
-    judgments: int
-    device_seconds: float
-
-    @property
-    def loss_drop(self) -> float | None:
-        """Mean loss of the last quarter of the steps minus that of the first quarter (None under 4 steps)."""
-        losses = [loss for _, loss in self.loss_curve]
-        if len(losses) < 4:
-            return None
-        q = len(losses) // 4
-        return sum(losses[-q:]) / q - sum(losses[:q]) / q
-
-    @property
-    def loss_fell(self) -> bool:
-        """The training loss decreased over the run: mean of the last quarter below the first quarter."""
-        drop = self.loss_drop
-        return drop is not None and drop < 0
 
 
 def _rows(pairs: Sequence[Pair], items: dict[str, Item]) -> list[dict]:

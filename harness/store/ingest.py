@@ -1,9 +1,10 @@
 """Write a finished run into the store: the result document and every row derived from it, in one transaction.
 
-Input is JSON only: the run document (``RunResult.model_dump(mode="json")``) and its per-item rows (audit
-verdicts and eval predictions, read from the run's artifacts by :mod:`harness.results`). Ingesting the same
-document twice changes nothing; a different document for a submission that already has one is refused, so a
-stored result is never silently replaced.
+Input is JSON only: the run document (``RunResult.model_dump(mode="json")``, parsed back with
+:class:`harness.documents.RunResult` to derive the rows; a schema-1 document by :mod:`harness.store.legacy`) and its
+per-item rows (audit verdicts and eval predictions, read from the run's artifacts by :mod:`harness.results`).
+Ingesting the same document twice changes nothing; a different document for a submission that already has one is
+refused, so a stored result is never silently replaced.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from harness.config import digest as canonical_digest
+from harness.documents import AuditResult, RunResult, SeedOutcome, StudentOutcome
+from harness.store import legacy
 from harness.store.schema import (
     AuditRow,
     PredictionRow,
@@ -51,48 +54,62 @@ def _cost_columns(cost: dict) -> dict:
             "gpu_hours_per_1k": cost.get("device_hours_per_1k_judgments"), "cost": cost}
 
 
-def audit_row(submission_id: int, task: str, audit: dict) -> dict:
-    m = audit["metrics"]
-    acc = m["rubric_accuracy"]
-    gate = {g["student"]: {"verdict": g["verdict"], "baseline": g["baseline"]["value"],
-                           "baseline_n": g["baseline"]["n"], "decisive": g["decisive"]} for g in audit["gate"]}
-    return {"submission_id": submission_id, "task": task, "rubric_accuracy": acc["value"], "ci_low": acc["ci_low"],
-            "ci_high": acc["ci_high"], "n": acc["n"], "parse_failure_rate": m["parse_failures"]["value"],
-            "gated_direction": m["pairs_gated"]["direction"]["value"],
-            "blocked": any(g["verdict"] == "below" for g in audit["gate"]), "gate": gate, "metrics": m,
-            "provenance": audit["provenance"], **_cost_columns(audit["cost"])}
+def audit_row(submission_id: int, task: str, audit: AuditResult) -> dict:
+    m, acc = audit.metrics, audit.metrics.rubric_accuracy
+    gate = {g.student: {"verdict": g.verdict, "baseline": g.baseline.value, "baseline_n": g.baseline.n,
+                        "decisive": g.decisive} for g in audit.gate}
+    return json_safe({
+        "submission_id": submission_id, "task": task, "rubric_accuracy": acc.value, "ci_low": acc.ci_low,
+        "ci_high": acc.ci_high, "n": acc.n, "parse_failure_rate": m.parse_failures.value,
+        "gated_direction": m.pairs_gated.direction.value, "blocked": audit.blocked, "gate": gate,
+        "metrics": m.model_dump(mode="json"), "provenance": audit.provenance.model_dump(mode="json"),
+        **_cost_columns(audit.cost.model_dump(mode="json"))})
 
 
-def seed_runs(s: dict, schema: str) -> list[dict]:
-    """A student's training runs as schema-2 seed outcomes (a schema-1 result is one run, seed 0)."""
-    if schema == "1":
-        return [{"seed": 0, "status": s["status"], "failure": s.get("failure"), "post": s.get("post"),
-                 "delta": s.get("delta"), "selfdpo": s.get("selfdpo")}]
-    return s.get("seeds") or []
+def seed_row(submission_id: int, task: str, student: str, run: SeedOutcome) -> dict:
+    d, selfdpo = run.delta, run.selfdpo
+    drop = selfdpo.loss_drop if selfdpo else None
+    return json_safe({
+        "submission_id": submission_id, "task": task, "student": student, "seed": run.seed, "status": run.status,
+        "failure": run.failure, "post": run.post.value if run.post else None, "delta": d.delta if d else None,
+        "delta_ci_low": d.ci_low if d else None, "delta_ci_high": d.ci_high if d else None,
+        "mcnemar_p": d.mcnemar_p if d else None, "loss_fell": None if drop is None else drop < 0,
+        "rounds": [r.model_dump(mode="json") for r in selfdpo.rounds] if selfdpo else []})
 
 
-def _seed_row(submission_id: int, task: str, student: str, run: dict) -> dict:
-    d, selfdpo = run.get("delta") or {}, run.get("selfdpo") or {}
-    curve = [loss for _, loss in selfdpo.get("loss_curve", [])]
-    q = len(curve) // 4
-    loss_fell = sum(curve[-q:]) / q < sum(curve[:q]) / q if q else None
-    return {"submission_id": submission_id, "task": task, "student": student, "seed": run["seed"],
-            "status": run["status"], "failure": run.get("failure"), "post": (run.get("post") or {}).get("value"),
-            "delta": d.get("delta"), "delta_ci_low": d.get("ci_low"), "delta_ci_high": d.get("ci_high"),
-            "mcnemar_p": d.get("mcnemar_p"), "loss_fell": loss_fell, "rounds": selfdpo.get("rounds", [])}
+def student_row(submission_id: int, task: str, s: StudentOutcome) -> dict:
+    """The student's seed-mean outcome; its rounds are those of its first training run."""
+    d, first = s.delta, s.seeds[0].selfdpo if s.seeds else None
+    return json_safe({
+        "submission_id": submission_id, "task": task, "student": s.student, "status": s.status,
+        "failure": s.failure, "n": s.baseline.n, "baseline": s.baseline.value, "post": d.after if d else None,
+        "delta": d.delta if d else None, "delta_ci_low": d.ci_low if d else None,
+        "delta_ci_high": d.ci_high if d else None, "silent_regression": s.silent_regression, "mcnemar_p": None,
+        "seeds": len(s.seeds), "seed_sd": d.seed_sd if d else None, "seed_deltas": d.seed_deltas if d else None,
+        "loss_fell": s.loss_fell, "rounds": [r.model_dump(mode="json") for r in first.rounds] if first else []})
 
 
-def student_row(submission_id: int, task: str, s: dict, runs: list[dict], schema: str) -> dict:
-    d = s.get("delta") or {}
-    row = {"submission_id": submission_id, "task": task, "student": s["student"], "status": s["status"],
-           "failure": s.get("failure"), "n": s["baseline"]["n"], "baseline": s["baseline"]["value"],
-           "delta": d.get("delta"), "delta_ci_low": d.get("ci_low"), "delta_ci_high": d.get("ci_high"),
-           "silent_regression": bool(s.get("silent_regression")),
-           "rounds": ((runs[0] if runs else {}).get("selfdpo") or {}).get("rounds", [])}
-    if schema == "1":  # one training run: its post, its item-only CI and McNemar p
-        return {**row, "post": (s.get("post") or {}).get("value"), "mcnemar_p": d.get("mcnemar_p"), "seeds": 1}
-    return {**row, "post": d.get("after"), "mcnemar_p": None, "seeds": len(runs), "seed_sd": d.get("seed_sd"),
-            "seed_deltas": d.get("seed_deltas"), "loss_fell": s.get("loss_fell")}
+def document_rows(submission_id: int, document: dict) -> dict[type, list[dict]]:
+    """The audit, student, seed and training-curve rows of a (JSON-safe) run document, by table.
+
+    A document is parsed with :class:`RunResult` (one that does not fit, or of an unknown schema, is refused with
+    pydantic's ``ValidationError``), except one of schema 1, which no model describes any more: that one is read
+    key by key (:mod:`harness.store.legacy`)."""
+    if document.get("schema_version") == legacy.SCHEMA_VERSION:
+        return legacy.document_rows(submission_id, document)
+    run, sid = RunResult.model_validate(document), submission_id
+    rows: dict[type, list[dict]] = {AuditRow: [], StudentRow: [], SeedRow: [], TrainingPoint: []}
+    for task in run.tasks:
+        rows[AuditRow].append(audit_row(sid, task.task, task.audit))
+        for s in task.students:
+            rows[StudentRow].append(student_row(sid, task.task, s))
+            for r in s.seeds:
+                rows[SeedRow].append(seed_row(sid, task.task, s.student, r))
+                curve = r.selfdpo.loss_curve if r.selfdpo else []
+                rows[TrainingPoint] += [json_safe({"submission_id": sid, "task": task.task, "student": s.student,
+                                                   "seed": r.seed, "step": step, "loss": loss})
+                                        for step, loss in curve]
+    return rows
 
 
 def ingest(session: Session, submission: Submission, document: dict, items: dict[str, Any]) -> bool:
@@ -114,21 +131,10 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     sid = submission.id
     session.add(RunDocument(submission_id=sid, schema_version=document["schema_version"], run_id=document["run_id"],
                             document=document, document_hash=digest))
-    schema = document["schema_version"]
-    audits, students, seeds, points = [], [], [], []
-    for task in document["tasks"]:
-        audits.append(audit_row(sid, task["task"], task["audit"]))
-        for s in task["students"]:
-            runs = seed_runs(s, schema)
-            students.append(student_row(sid, task["task"], s, runs, schema))
-            for run in runs:
-                seeds.append(_seed_row(sid, task["task"], s["student"], run))
-                curve = (run.get("selfdpo") or {}).get("loss_curve", [])
-                points += [{"submission_id": sid, "task": task["task"], "student": s["student"], "seed": run["seed"],
-                            "step": step, "loss": loss} for step, loss in curve]
-    for table, rows in ((AuditRow, audits), (StudentRow, students), (SeedRow, seeds), (TrainingPoint, points),
-                        (VerdictRow, [{"submission_id": sid, **r} for r in items.get("verdicts", [])]),
-                        (PredictionRow, [{"submission_id": sid, **r} for r in items.get("predictions", [])])):
-        if rows:
-            session.execute(insert(table), rows)
+    rows = document_rows(sid, document)
+    rows[VerdictRow] = [{"submission_id": sid, **r} for r in items.get("verdicts", [])]
+    rows[PredictionRow] = [{"submission_id": sid, **r} for r in items.get("predictions", [])]
+    for table, values in rows.items():
+        if values:
+            session.execute(insert(table), values)
     return True

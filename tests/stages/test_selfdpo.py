@@ -7,6 +7,7 @@ import math
 import pytest
 
 from harness.config import get_protocol
+from harness.documents import SelfDPOResult
 from harness.models.loading import load_vlm
 from harness.stages import selfdpo as sd
 from harness.stages.common import render_rubric
@@ -34,7 +35,7 @@ def test_form_pairs_takes_top_and_bottom_and_skips_ties_and_same_text():
 
 
 def test_loss_fell_compares_first_and_last_quarters():
-    res = sd.SelfDPOResult(student="s", task="t", rounds=[], judgments=0, device_seconds=0,
+    res = SelfDPOResult(student="s", task="t", rounds=[], judgments=0, device_seconds=0,
                            loss_curve=[(i, v) for i, v in enumerate([4, 4, 3, 3, 2, 2, 1, 1])])
     assert res.loss_fell
     assert not res.model_copy(update={"loss_curve": [(i, 1.0) for i in range(8)]}).loss_fell

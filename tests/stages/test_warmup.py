@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.config import WarmupConfig
-from harness.stages.evaluate import Prediction
+from harness.documents import Prediction
 from harness.stages.warmup import answer_shares
 from harness.tasks import get_task
 

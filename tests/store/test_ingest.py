@@ -117,7 +117,7 @@ def test_undefined_statistics_are_stored_as_null_and_load_back_as_nan(db_url):
     """A Proportion of 0 items (e.g. TPR when no candidate was right) is NaN: JSON has no NaN, PostgreSQL refuses it."""
     import math
 
-    from harness.runner import RunResult
+    from harness.documents import RunResult
     from harness.store.queue import ProtocolKey, record
     from tests.fixtures.results import manifest, synthetic_run
 
