@@ -46,6 +46,32 @@ DataOpt = Annotated[Path | None, typer.Option(help="Local copy of the task's dat
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 
+def strict_json(doc, indent: int | None = 2) -> str:
+    """``doc`` as strict JSON (RFC 8259): an undefined statistic (NaN, +-inf) becomes null, never the bare ``NaN``
+    that ``json.dumps`` writes by default and strict parsers (``JSON.parse``, jq) reject. Other non-JSON values
+    (dates, paths) are written as their string form."""
+    import json
+    import math
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if hasattr(x, "model_dump"):
+            return clean(x.model_dump(mode="json"))
+        return x
+
+    return json.dumps(clean(doc), indent=indent, default=str, allow_nan=False)
+
+
+def echo_json(doc) -> None:
+    """Print ``doc`` (a dict, list or pydantic model) as strict JSON: every ``--json`` output goes through here."""
+    typer.echo(strict_json(doc))
+
+
 def bad_input(message: str):
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_BAD_INPUT)

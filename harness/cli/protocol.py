@@ -22,6 +22,7 @@ from harness.cli.common import (
     bad_input,
     check_egress,
     console,
+    echo_json,
     engine,
     load_inputs,
     masked,
@@ -123,7 +124,6 @@ def demo_cmd(
 ) -> None:
     """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO (every training
     seed) and evaluate every demo verifier, and print the per-task table and whether the findings hold."""
-    import json
     import time
 
     from harness.config import get_protocol
@@ -150,10 +150,9 @@ def demo_cmd(
     results = with_progress(as_json, work, "finished stages are kept; run again to resume.")
     ids = record_runs(engine(), loaded, protocol, results, settings)
     if as_json:
-        typer.echo(json.dumps({"profile": protocol.profile, "protocol_digest": protocol.digest(), "jobs": jobs,
-                               "wall_seconds": round(time.perf_counter() - t0, 1), "submissions": ids,
-                               "findings": findings_json(results),
-                               "runs": [r.summary() for r in results]}, indent=2, default=str))
+        echo_json({"profile": protocol.profile, "protocol_digest": protocol.digest(), "jobs": jobs,
+                   "wall_seconds": round(time.perf_counter() - t0, 1), "submissions": ids,
+                   "findings": findings_json(results), "runs": [r.summary() for r in results]})
         return
     print_run_table(results)
     print_findings(results)
@@ -195,7 +194,6 @@ def audit_cmd(
     Exit codes: 0 done; 2 bad input (manifest, task, profile); 3 gate blocks a student (only with
     --fail-on-block); 130 interrupted (nothing partial is written).
     """
-    import json
 
     from harness.settings import get_settings
     from harness.stages.audit import run_audit
@@ -210,7 +208,7 @@ def audit_cmd(
                                                                  data_path=data, progress=progress),
                             "nothing partial was written; run again to resume.")
     if as_json:
-        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+        echo_json(result.summary())
     else:
         print_audit(result)
     if fail_on_block and result.blocked:
@@ -242,7 +240,6 @@ def run_cmd(
     interruption and it resumes from the last finished stage. Exit codes as for `ladder audit`;
     1 when a stage failed (the reason is in the result).
     """
-    import json
 
     from harness.runner import plan, run_protocol
     from harness.settings import get_settings
@@ -256,14 +253,14 @@ def run_cmd(
             p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens))
         except ValueError as err:  # e.g. a task that declares no size
             bad_input(str(err))
-        typer.echo(p.model_dump_json(indent=2) if as_json else plan_text(p))
+        echo_json(p) if as_json else typer.echo(plan_text(p))
         return
     settings = get_settings()
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
                                                                     progress=progress, jobs=jobs),
                             "finished stages are kept; run again to resume.")
     if as_json:
-        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+        echo_json(result.summary())
     else:
         print_run_table([result])
     if result.status != "succeeded":

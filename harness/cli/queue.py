@@ -17,6 +17,7 @@ from harness.cli.common import (
     app,
     bad_input,
     console,
+    echo_json,
     engine,
     load_inputs,
     masked,
@@ -104,15 +105,13 @@ def status_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """The queue: every submission's status, attempts, worker and failure reason."""
-    import json
 
     from harness.store.queue import listing
 
     rows = listing(engine(), limit)
     if as_json:
-        typer.echo(json.dumps([{"id": r.id, "name": r.manifest.get("name"), "status": r.status,
-                                "attempts": r.attempts, "worker": r.worker, "profile": r.protocol_profile,
-                                "failure": r.failure_reason} for r in rows], indent=2))
+        echo_json([{"id": r.id, "name": r.manifest.get("name"), "status": r.status, "attempts": r.attempts,
+                    "worker": r.worker, "profile": r.protocol_profile, "failure": r.failure_reason} for r in rows])
         return
     table = Table("id", "verifier", "profile", "status", "attempts", "worker", "failure")
     for r in rows:

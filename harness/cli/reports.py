@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import JsonFlag, app, bad_input, engine
+from harness.cli.common import JsonFlag, app, bad_input, echo_json, engine
 from harness.cli.printing import print_compare
 
 PANEL = "Reports"
@@ -33,7 +33,7 @@ def compare_cmd(
     except CompareError as err:
         bad_input(str(err))
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        echo_json(result)
     else:
         print_compare(result)
     if result.b_worse:

@@ -29,9 +29,17 @@ def simulated_manifest(tmp_path: Path, agreement: float, confidence: str = "conf
     return path
 
 
-def audit_json(manifest: Path, *extra: str) -> tuple[int, dict | None]:
-    res = runner.invoke(app, ["audit", str(manifest), "--task", "shapes", "--profile", "demo", "--json", *extra])
-    return res.exit_code, (json.loads(res.stdout) if res.exit_code in (0, EXIT_BLOCKED) else None)
+def strict_loads(text: str):
+    """RFC 8259 JSON only: the bare NaN / Infinity that Python's json accepts (and JSON.parse rejects) fail here."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def audit_json(manifest: Path, *extra: str, profile: str = "demo") -> tuple[int, dict | None]:
+    res = runner.invoke(app, ["audit", str(manifest), "--task", "shapes", "--profile", profile, "--json", *extra])
+    return res.exit_code, (strict_loads(res.stdout) if res.exit_code in (0, EXIT_BLOCKED) else None)
 
 
 def small_protocol(size: int = 10, k: int = 2):
@@ -162,6 +170,27 @@ def test_openai_backend_audit_against_a_real_local_server(demo_settings, monkeyp
     assert result.cost.input_tokens == 36 * 100 and result.cost.output_tokens == 36 * 7
     assert result.cost.usd == pytest.approx((3600 * 1.0 + 252 * 2.0) / 1e6)
     assert server.requests[0]["messages"][0]["content"][0]["type"] == "image_url"
+
+
+def test_audit_json_stays_strict_json_when_no_verdict_parses(demo_settings, tmp_path):
+    """A judge whose every reply is unparseable has no pair-direction accuracy: `--json` says null (a CI script
+    reading it with a strict parser must not break exactly when the judge is broken)."""
+    server = FakeServer(lambda n, body, headers, server: (200, {}, completion("I cannot tell from the image.")))
+    profile = tmp_path / "small.json"
+    profile.write_text(small_protocol(size=4, k=2).model_dump_json())
+    manifest = tmp_path / "broken-judge.yaml"
+    try:
+        manifest.write_text(yaml.safe_dump({
+            "name": "broken-judge", "family": "judge", "release": "1", "owner": "tests", "backend": "openai",
+            "endpoint": {"base_url": server.base_url, "model": "judge", "max_retries": 0},
+            "cost": {"kind": "none", "priced_on": "2026-11-26"},
+        }))
+        code, doc = audit_json(manifest, "--allow-local-endpoints", profile=str(profile))
+    finally:
+        server.stop()
+    assert code == 0 and server.hits == 2 * 4 * 2
+    assert doc["parse_failure_rate"] == 1.0 and doc["n"] == 8
+    assert doc["pair_direction_accuracy"] is None and doc["gated_pair_direction_accuracy"] is None
 
 
 def test_shared_artifact_dir_serves_a_second_submission_without_resampling(demo_settings, tmp_path, monkeypatch):
