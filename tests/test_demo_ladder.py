@@ -1,4 +1,4 @@
-"""The demo ladder (the full demo protocol: 4 verifiers x 2 tiny students x 3 training seeds, about 12 minutes on
+"""The demo ladder (the full demo protocol: 4 verifiers x 2 tiny students x 3 training seeds, about 16 minutes on
 2 cores): it runs exactly what `make demo` runs and asserts what the demo shows on any CPU.
 
 Every finding is judged on seed means with CIs over test items and training seeds (three seeds: a t interval with

@@ -23,6 +23,15 @@ runner = CliRunner()
 STRONG = "submissions/demo/strong.yaml"
 
 
+@pytest.fixture(autouse=True)
+def own_store(tmp_path, monkeypatch):
+    """`ladder run` records its result: each test here gets its own store (the shared demo data directory's store
+    belongs to the demo ladder)."""
+    url = f"sqlite:///{tmp_path / 'ladder.db'}"
+    monkeypatch.setenv("LADDER_DATABASE_URL", url)
+    return url
+
+
 def run_json(manifest: str, profile: str) -> tuple[int, dict]:
     res = runner.invoke(app, ["run", manifest, "--profile", profile, "--json"])
     return res.exit_code, json.loads(res.stdout) if res.stdout.strip().startswith("{") else {"output": res.output}
@@ -56,6 +65,29 @@ def test_run_reports_every_stage_for_both_students(demo_settings, small_profile)
         # two seeds trained apart: different trajectories
         assert runs[0]["loss_curve"] != runs[1]["loss_curve"]
         assert isinstance(s["silent_regression"], bool) and isinstance(s["loss_fell"], bool)
+
+
+def test_a_finished_run_lands_on_the_leaderboard_once(demo_settings, small_profile, own_store):
+    """`ladder run` records the run as `ladder demo` and the workers do: the leaderboard lists it without a
+    worker, and running it again (resumed from its files) stores nothing twice. `--no-store` skips the store."""
+    from sqlalchemy.orm import Session
+
+    from harness.store import connect
+    from leaderboard import queries
+
+    code, doc = run_json(STRONG, small_profile)
+    assert code == 0 and isinstance(doc["submission_id"], int)
+    code, again = run_json(STRONG, small_profile)
+    assert code == 0 and again["submission_id"] == doc["submission_id"]
+    with Session(connect(own_store)) as session:
+        (protocol,) = queries.protocols(session)
+        rows = queries.leaderboard(session, protocol, "shapes")
+    assert [r.submission_id for r in rows] == [doc["submission_id"]] and protocol.submissions == 1
+    assert rows[0].rubric_accuracy == pytest.approx(doc["tasks"]["shapes"]["audit"]["rubric_accuracy"])
+    assert {c.student for c in rows[0].students} == set(doc["tasks"]["shapes"]["students"])
+    res = runner.invoke(app, ["run", "submissions/demo/moderate.yaml", "--profile", small_profile, "--json",
+                              "--no-store"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["submission_id"] is None
 
 
 def test_rerun_reuses_finished_stages(demo_settings, small_profile, monkeypatch):

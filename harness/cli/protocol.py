@@ -233,12 +233,16 @@ def run_cmd(
     jobs: Annotated[int, typer.Option(min=1, help="Self-DPO seed runs at once, one process each (CPU: up to one "
                                                   "per core; one GPU: 1).")] = 1,
     allow_local_endpoints: AllowLocalEndpoints = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the finished run in the results "
+                                                              "store (by default it lands on the leaderboard).")]
+    = False,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
 
     Finished stages are kept under $LADDER_DATA_DIR/runs/: run the same command again after an
-    interruption and it resumes from the last finished stage. Exit codes as for `ladder audit`;
-    1 when a stage failed (the reason is in the result).
+    interruption and it resumes from the last finished stage. A succeeded run is recorded in the
+    results store (as `ladder demo` and the workers do), so `ladder serve` and `ladder compare` see it.
+    Exit codes as for `ladder audit`; 1 when a stage failed (the reason is in the result).
     """
 
     from harness.runner import plan, run_protocol
@@ -259,10 +263,16 @@ def run_cmd(
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
                                                                     progress=progress, jobs=jobs),
                             "finished stages are kept; run again to resume.")
+    stored = None
+    if result.status == "succeeded" and not no_store:
+        stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]
     if as_json:
-        echo_json(result.summary())
+        echo_json({**result.summary(), "submission_id": stored})
     else:
         print_run_table([result])
+        if stored is not None:
+            console.print(f"Stored as submission {stored} in {escape(masked(settings.database))}; "
+                          "`ladder serve` shows it.")
     if result.status != "succeeded":
         raise typer.Exit(1)
 

@@ -103,6 +103,13 @@ class WarmupConfig(Strict):
     probe_size: int = Field(default=200, ge=10, description="Train-split items held out as the probe.")
     min_answer_share: float = Field(default=0.1, ge=0, le=1,
                                     description="Each option letter's minimum share of the probe's greedy answers.")
+    max_answer_share: float = Field(default=0.35, ge=0, le=1, description="Each option letter's maximum share of "
+                                    "the settled student's probe answers (every letter is right for about a "
+                                    "quarter of the items): a student that over-uses one letter gains accuracy "
+                                    "from any update that spreads its answers, whatever the preference says.")
+    attempts: int = Field(default=4, ge=1, description="Warm-ups tried, attempt i with seed + i, until the settled "
+                          "student is in the band and balanced (every letter's share within [min_answer_share, "
+                          "max_answer_share]); the last one is kept either way.")
     seed: int = Field(default=0, description="Seed of batching and initial weights' training.")
     pool_size: int | None = Field(default=150, ge=1, description="Train-split items (after the probe) the warm-up "
                                   "learns from; None: all. A small pool leaves the student right on some unseen "
@@ -112,4 +119,7 @@ class WarmupConfig(Strict):
     def _band(self) -> WarmupConfig:
         if self.target_low > self.target_high:
             raise ValueError(f"target_low ({self.target_low}) must not exceed target_high ({self.target_high})")
+        if self.min_answer_share > self.max_answer_share:
+            raise ValueError(f"min_answer_share ({self.min_answer_share}) must not exceed max_answer_share "
+                             f"({self.max_answer_share})")
         return self

@@ -107,10 +107,12 @@ def _demo() -> ProtocolConfig:
         audit=AuditConfig(max_new_tokens=4),
         # Trained as production trains: a LoRA adapter on every linear layer, the embeddings and output head frozen
         # (full-weight DPO of a tiny student moves the four answer letters' output rows directly, so a few pairs
-        # can collapse it onto one letter). Two rounds of 32-pair steps, the learning rate warmed up over the
-        # first 8 steps of the run, three training seeds: see the README's demo section.
+        # can collapse it onto one letter). The plain preference loss (sigmoid DPO, no SFT term: an SFT term on a
+        # wrong verifier's chosen answers, which the student cannot fit, kept its loss from falling). Two rounds of
+        # 32-pair steps, the learning rate warmed up over the first 8 steps of the run, three training seeds: see
+        # the README's demo section.
         selfdpo=SelfDPOConfig(max_new_tokens=4, rounds=2, lora=True, lora_r=16, learning_rate=5e-4, warmup_steps=8,
-                              beta=0.5, batch_size=32, epochs=2, seeds=3),
+                              beta=0.5, batch_size=32, epochs=2, seeds=3, loss_type=("sigmoid",)),
         eval_max_new_tokens=4,
     )
 

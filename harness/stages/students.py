@@ -48,24 +48,43 @@ def resolve_students(students, data_dir: Path, split_seed: int = 0, jobs: int = 
     return [resolve_student(s, data_dir, split_seed) for s in students]
 
 
-def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -> None:
+def _warm_up(student: StudentConfig, split_seed: int):
+    """Warm-ups from the student's fresh random weights, attempt i with warm-up seed + i, until one ends in the
+    band and balanced (:meth:`WarmupReport.accepted`); the last attempt is kept either way, with a warning."""
     from harness.models.tiny import build_tiny
     from harness.stages.warmup import warmup
     from harness.tasks import get_task
 
+    cfg = student.warmup
+    task = get_task(student.warmup_task)
+    items = task.items()
+    train_ids = set(task.splits([it.id for it in items], seed=split_seed)["train"])
+    train = [it for it in items if it.id in train_ids]
+    for attempt in range(cfg.attempts):
+        model, processor = build_tiny(student.tiny)
+        logger.info("warming up %s on %s (%d train items), attempt %d", student.name, task.name, len(train),
+                    attempt + 1)
+        report = warmup(model, processor, task, train, cfg.model_copy(update={"seed": cfg.seed + attempt}))
+        report = report.model_copy(update={"attempts": attempt + 1})
+        if report.accepted(cfg):
+            return model, processor, report
+        logger.info("%s: warm-up seed %d ended at probe accuracy %.3f with answer shares %s: not in [%.2f, %.2f] "
+                    "and balanced", student.name, report.seed, report.probe_accuracy, report.answer_shares,
+                    cfg.target_low, cfg.target_high)
+    logger.warning("%s: no warm-up in %d attempts ended in the band and balanced; keeping the last", student.name,
+                   cfg.attempts)
+    return model, processor, report
+
+
+def _build_tiny_student(student: StudentConfig, folder: Path, split_seed: int) -> None:
+    from harness.models.tiny import build_tiny
+
     assert student.tiny is not None
-    model, processor = build_tiny(student.tiny)
     report = None
-    if student.warmup is not None:
-        task = get_task(student.warmup_task)
-        items = task.items()
-        train_ids = set(task.splits([it.id for it in items], seed=split_seed)["train"])
-        train = [it for it in items if it.id in train_ids]
-        logger.info("warming up %s on %s (%d train items)", student.name, task.name, len(train))
-        report = warmup(model, processor, task, train, student.warmup)
-        if not report.in_band:
-            logger.warning("%s: warm-up ended at probe accuracy %.3f, outside [%.2f, %.2f]", student.name,
-                           report.probe_accuracy, student.warmup.target_low, student.warmup.target_high)
+    if student.warmup is None:
+        model, processor = build_tiny(student.tiny)
+    else:
+        model, processor, report = _warm_up(student, split_seed)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)

@@ -10,6 +10,12 @@ measured here, a tiny Qwen2.5-VL student first reaches ~0.55 by answering only A
 shapes); self-DPO on such a degenerate student mostly shifts one decision boundary back and forth, and
 with a 0.97-direction verifier its accuracy still moved -11 to +11 points from seed to seed. A student
 that uses every answer (~0.6 at ~425 steps) responds to the verifier's preferences instead.
+
+The settled student must also not over-use a letter (no share above ``max_answer_share``); a warm-up that ends
+out of the band or unbalanced is tried again from the next seed (:func:`harness.stages.students` keeps the first
+accepted attempt). Every letter is right for about a quarter of the items, so a student that says one letter 37%
+of the time gains accuracy from any update that spreads its answers: measured here, a confident-wrong verifier
+improved such a student by 8 points. A balanced student gains only from better answers to what it sees.
 """
 
 from __future__ import annotations
@@ -34,6 +40,14 @@ class WarmupReport(BaseModel):
     in_band: bool
     history: list[tuple[int, float]]
     answer_shares: dict[str, float] = Field(default_factory=dict, description="Probe answers per letter, at the end.")
+    seed: int = Field(default=0, description="The warm-up seed of this (the kept) attempt.")
+    attempts: int = Field(default=1, description="Warm-ups tried until this one was kept.")
+
+    def accepted(self, config: WarmupConfig) -> bool:
+        """In the band and balanced: every letter's share within [min_answer_share, max_answer_share]."""
+        shares = self.answer_shares.values()
+        return self.in_band and bool(shares) and (config.min_answer_share <= min(shares)
+                                                  and max(shares) <= config.max_answer_share)
 
 
 def _batch_inputs(processor, items: Sequence[Item]):
@@ -107,7 +121,7 @@ def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupCo
     model.eval()
     return WarmupReport(steps=step + config.settle_steps, probe_accuracy=acc,
                         in_band=config.target_low <= acc <= config.target_high, history=history,
-                        answer_shares=shares)
+                        answer_shares=shares, seed=config.seed)
 
 
 def _train_step(model, processor, batch: Sequence[Item], opt, step: int) -> float:

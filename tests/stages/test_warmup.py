@@ -8,7 +8,7 @@ import pytest
 
 from harness.config import WarmupConfig
 from harness.documents import Prediction
-from harness.stages.warmup import answer_shares
+from harness.stages.warmup import WarmupReport, answer_shares
 from harness.tasks import get_task
 
 
@@ -22,6 +22,21 @@ def test_answer_shares_count_parsed_letters_over_all_answers():
 def test_band_must_be_ordered():
     with pytest.raises(ValueError, match="target_low"):
         WarmupConfig(target_low=0.8, target_high=0.6)
+    with pytest.raises(ValueError, match=r"min_answer_share \(0.4\).*max_answer_share \(0.3\)"):
+        WarmupConfig(min_answer_share=0.4, max_answer_share=0.3)
+
+
+@pytest.mark.parametrize(("acc", "shares", "accepted"), [
+    (0.6, {"A": 0.25, "B": 0.25, "C": 0.2, "D": 0.3}, True),
+    (0.6, {"A": 0.25, "B": 0.24, "C": 0.14, "D": 0.37}, False),  # over-uses D: any spreading update helps it
+    (0.6, {"A": 0.3, "B": 0.3, "C": 0.35, "D": 0.05}, False),  # never says D
+    (0.9, {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}, False),  # above the band
+])
+def test_a_warm_up_is_kept_only_in_the_band_and_balanced(acc, shares, accepted):
+    cfg = WarmupConfig()
+    report = WarmupReport(steps=1, probe_accuracy=acc, in_band=cfg.target_low <= acc <= cfg.target_high,
+                          history=[], answer_shares=shares)
+    assert report.accepted(cfg) is accepted
 
 
 @pytest.mark.slow
@@ -32,7 +47,9 @@ def test_demo_students_are_middling_and_use_every_answer(demo_data_dir):
     for r in reports:
         assert r["in_band"] and cfg.target_low <= r["probe_accuracy"] <= cfg.target_high, r
         assert set(r["answer_shares"]) == {"A", "B", "C", "D"}
-        assert min(r["answer_shares"].values()) >= cfg.min_answer_share, r["answer_shares"]
+        assert cfg.min_answer_share <= min(r["answer_shares"].values()), r["answer_shares"]
+        assert max(r["answer_shares"].values()) <= cfg.max_answer_share, r["answer_shares"]
+        assert 1 <= r["attempts"] <= cfg.attempts and r["seed"] == cfg.seed + r["attempts"] - 1
 
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
