@@ -93,12 +93,17 @@ def load_inputs(submission: Path, profile: str):
 
 
 def with_progress(quiet: bool, work, on_interrupt: str):
-    """Run ``work(progress)`` with a progress display (none when ``quiet``); Ctrl-C exits 130."""
+    """Run ``work(progress)`` with a progress display (none when ``quiet``); Ctrl-C exits 130, a missing dataset or
+    model exits 2 with one line saying what to fetch."""
+    from harness.errors import MissingInput
+
     try:
         if quiet:
             return work(None)
         with progress_bar() as progress:
             return work(progress)
+    except MissingInput as err:
+        bad_input(str(err))
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/yellow]: {on_interrupt}")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -58,10 +58,18 @@ def tiny_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
 ) -> None:
     """Build a tiny Qwen VL model (real architecture classes, random weights) and save it."""
+    from pydantic import ValidationError
+
     from harness.config import TinySpec
     from harness.models.tiny import save_tiny
 
-    save_tiny(TinySpec(family=family, seed=seed), out)
+    try:
+        spec = TinySpec(family=family, seed=seed)
+    except ValidationError:
+        bad_input(f"unknown family {family!r}; known: qwen2_5_vl, qwen3_vl")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        bad_input(f"{out} exists and is not empty; give a new folder")
+    save_tiny(spec, out)
     console.print(f"saved tiny {family} to {out}")
 
 
@@ -75,20 +83,39 @@ def eval_cmd(
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N items of the split.")] = None,
 ) -> None:
     """Greedy exact-match accuracy of a model on a task split (scored by the task's scorer)."""
-    from harness.config import ModelRef
     from harness.models.loading import load_vlm
     from harness.stages.evaluate import evaluate
-    from harness.tasks import get_task
 
-    ref = ModelRef(path=Path(model)) if Path(model).exists() else ModelRef(hub_id=model, revision=revision)
-    task = get_task(task_name)
-    items = task.items(path=data)
+    task, ref = _eval_inputs(task_name, model, revision, split)
+    items = with_progress(True, lambda _: task.items(path=data), "nothing was evaluated.")
     ids = set(task.splits([it.id for it in items])[split][:limit])
     chosen = [it for it in items if it.id in ids]
-    m, p = load_vlm(ref)
-    with progress_bar() as progress:
-        result = evaluate(m, p, task, chosen, progress=progress)
+    m, p = with_progress(True, lambda _: load_vlm(ref), "nothing was evaluated.")
+    result = with_progress(False, lambda progress: evaluate(m, p, task, chosen, progress=progress),
+                           "nothing was evaluated.")
     console.print(f"{task_name} {split}: accuracy {result.accuracy}")
+
+
+def _eval_inputs(task_name: str, model: str, revision: str | None, split: str):
+    """The task and model reference `ladder eval` was given, or exit 2 naming what is wrong."""
+    from pydantic import ValidationError
+
+    from harness.config import ModelRef
+    from harness.registry import UnknownNameError
+    from harness.tasks import get_task
+
+    if split not in ("audit", "train", "test"):
+        bad_input(f"--split must be audit, train or test, got {split!r}")
+    try:
+        task = get_task(task_name)
+        if Path(model).exists():
+            return task, ModelRef(path=Path(model))
+        if revision is None:
+            bad_input(f"{model!r} is neither a local model folder nor a hub id with --revision")
+        return task, ModelRef(hub_id=model, revision=revision)
+    except (UnknownNameError, ValidationError) as err:
+        bad_input(str(err).splitlines()[0] if isinstance(err, UnknownNameError) else
+                  f"{model!r} is neither a local model folder nor a hub id 'owner/name' with --revision")
 
 
 @app.command("export-lm-eval", rich_help_panel=PANEL)

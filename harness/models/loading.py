@@ -10,8 +10,10 @@ a bare tokenizer is an error rather than a confusing failure later.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from harness.config import DType, ModelRef
+from harness.errors import FETCH_HINT, MissingInput
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +30,27 @@ def _torch_dtype(dtype: DType):
     return "auto" if dtype == "auto" else getattr(torch, dtype)
 
 
+@contextmanager
+def _available(ref: ModelRef):
+    """A model that is not here (a hub id never fetched, offline; a folder without a saved model) is a
+    :class:`MissingInput` naming it and the fix, not transformers' traceback."""
+    try:
+        yield
+    except OSError as err:
+        what = f"no saved model in {ref.path}" if ref.path is not None else (
+            f"model {ref.hub_id} (revision {ref.revision}) is not cached here and the hub cannot be reached")
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MissingInput(f"{what} ({reason}): {FETCH_HINT}") from err
+
+
 def load_processor(ref: ModelRef):
     """The model's processor; raises if ``AutoProcessor`` returned something that takes no images."""
     from transformers import AutoProcessor, ProcessorMixin
 
     import harness.models.processing  # noqa: F401 - registers the image-only processors
 
-    processor = AutoProcessor.from_pretrained(ref.location, revision=ref.revision)
+    with _available(ref):
+        processor = AutoProcessor.from_pretrained(ref.location, revision=ref.revision)
     if not isinstance(processor, ProcessorMixin) or getattr(processor, "image_processor", None) is None:
         raise TypeError(
             f"{ref.location}: AutoProcessor returned {type(processor).__name__}, not a multimodal processor"
@@ -48,9 +64,10 @@ def load_vlm(ref: ModelRef, device: str = "cpu", dtype: DType = "float32"):
     from transformers import AutoModelForImageTextToText
 
     processor = load_processor(ref)
-    model = AutoModelForImageTextToText.from_pretrained(
-        ref.location, revision=ref.revision, dtype=_torch_dtype(dtype)
-    )
+    with _available(ref):
+        model = AutoModelForImageTextToText.from_pretrained(
+            ref.location, revision=ref.revision, dtype=_torch_dtype(dtype)
+        )
     model.to(device).eval()
     logger.info("loaded %s (%s, %d parameters) on %s", ref.location, type(model).__name__,
                 model.num_parameters(), device)

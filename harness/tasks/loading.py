@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.errors import FETCH_HINT, MissingInput
 from harness.settings import get_settings
 
 if TYPE_CHECKING:
@@ -39,12 +40,25 @@ def iter_hub_rows(
         if limit is not None and produced >= limit:
             return
         logger.info("loading %s config=%s split=%s", where, config, source.split)
-        ds = datasets.load_dataset(where, config, **kwargs)
+        ds = _load(datasets, where, config, kwargs, local=path is not None)
         for row in ds:
             if limit is not None and produced >= limit:
                 return
             produced += 1
             yield row
+
+
+def _load(datasets, where: str, config: str | None, kwargs: dict[str, Any], local: bool):
+    """``datasets.load_dataset``; a copy that is not there (offline and never fetched, or a wrong --data folder)
+    is a :class:`MissingInput` naming the dataset and the fix, not the library's traceback."""
+    try:
+        return datasets.load_dataset(where, config, **kwargs)
+    except OSError as err:  # ConnectionError, FileNotFoundError (DatasetNotFoundError), offline mode
+        what = f"no dataset at {where}" if local else (
+            f"dataset {where} (revision {kwargs.get('revision')}{f', config {config}' if config else ''}) is not "
+            "cached here and the hub cannot be reached")
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MissingInput(f"{what} ({reason}): {FETCH_HINT}") from err
 
 
 def prepare_source(source: HubSource) -> None:
