@@ -55,3 +55,12 @@ def test_tiny_refuses_to_write_into_a_folder_that_holds_something(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     assert "not empty" in one_line_error(["tiny", "qwen3_vl", "--out", str(tmp_path)])
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["audit", "run", "demo", "fetch", "status", "compare"])
+def test_help_shows_boolean_options_as_flags(command):
+    """`--json` is a flag: help must not advertise a value (`--json <bool>`), which the parser refuses."""
+    res = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if "<bool>" in line]
+    assert all("--help" in line for line in lines), lines

@@ -23,7 +23,7 @@ console = Console()
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.", metavar="")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "huggingface_hub"):
@@ -43,7 +43,7 @@ EXIT_INTERRUPTED = 130
 ManifestArg = Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")]
 ProfileOpt = Annotated[str, typer.Option(help="Protocol profile: production or demo.")]
 DataOpt = Annotated[Path | None, typer.Option(help="Local copy of the task's dataset in the hub layout.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.", metavar="")]
 
 
 def strict_json(doc, indent: int | None = 2) -> str:
@@ -112,7 +112,7 @@ def with_progress(quiet: bool, work, on_interrupt: str):
 AllowLocalEndpoints = Annotated[bool, typer.Option(
     "--allow-local-endpoints", help="Let this run's endpoint verifier be on loopback, private or link-local "
                                     "addresses (your own vLLM server); sets LADDER_ALLOW_LOCAL_ENDPOINTS for this "
-                                    "process. Never the default, and never for queued work.")]
+                                    "process. Never the default, and never for queued work.", metavar="")]
 
 
 def permit_local_endpoints(allow: bool) -> None:

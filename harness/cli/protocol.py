@@ -147,7 +147,7 @@ def demo_cmd(
     jobs: Annotated[int | None, typer.Option(min=1, help="Self-DPO seed runs (and student warm-ups) at once, one "
                                                         "process each (default: one per CPU core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (every run's summary and the "
-                                                         "findings) instead of tables.")] = False,
+                                                         "findings) instead of tables.", metavar="")] = False,
 ) -> None:
     """The whole protocol on CPU: warm up two tiny students on `shapes`, then audit, self-DPO (every training
     seed) and evaluate every demo verifier, and print the per-task table and whether the findings hold."""
@@ -213,7 +213,8 @@ def audit_cmd(
     data: DataOpt = None,
     as_json: JsonFlag = False,
     fail_on_block: Annotated[bool, typer.Option(
-        help=f"Exit with code {EXIT_BLOCKED} when the gate blocks any student (for a verifier team's CI).")] = False,
+        help=f"Exit with code {EXIT_BLOCKED} when the gate blocks any student (for a verifier team's CI).",
+        metavar="")] = False,
     allow_local_endpoints: AllowLocalEndpoints = False,
 ) -> None:
     """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
@@ -248,8 +249,8 @@ def run_cmd(
     profile: ProfileOpt = "production",
     data: DataOpt = None,
     as_json: JsonFlag = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts, GPU-hours) and exit.")
-                       ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (stages, counts, GPU-hours) and exit.",
+                                          metavar="")] = False,
     gpu: Annotated[str | None, typer.Option(help="--dry-run: GPU type of the estimate (default: the manifest's "
                                                  "cost basis, else H100-80GB).")] = None,
     rates: Annotated[Path | None, typer.Option(help="--dry-run: folder with bench/audit_gpu.py and "
@@ -261,7 +262,8 @@ def run_cmd(
                                                   "per core; one GPU: 1).")] = 1,
     allow_local_endpoints: AllowLocalEndpoints = False,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the finished run in the results "
-                                                              "store (by default it lands on the leaderboard).")]
+                                                              "store (by default it lands on the leaderboard).",
+                                          metavar="")]
     = False,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
@@ -327,7 +329,8 @@ def fetch_cmd(
     = None,
     profile: Annotated[str, typer.Option(help="Protocol profile: its students and tasks.")] = "production",
     lock: Annotated[Path | None, typer.Option(help="Lock file to write (default: DATA_DIR/fetch.lock.json).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be fetched and exit.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be fetched and exit.",
+                                          metavar="")] = False,
 ) -> None:
     """Download every model and dataset the protocol (and the given verifiers) need into the cache, and record the
     commit each revision resolved to, so that protocol runs can go with the network off."""

@@ -53,7 +53,7 @@ def submit_cmd(
 @app.command("worker", rich_help_panel=PANEL)
 def worker_cmd(
     executor: Annotated[str, typer.Option(help="Where the protocol runs: local, docker or ray.")] = "local",
-    once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty.", metavar="")] = False,
     lease: Annotated[float, typer.Option(help="Lease seconds; heartbeats renew it every third of it.")] = 300.0,
     poll: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 5.0,
     max_jobs: Annotated[int | None, typer.Option(help="Stop after this many jobs.")] = None,
