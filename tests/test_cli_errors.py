@@ -64,3 +64,15 @@ def test_help_shows_boolean_options_as_flags(command):
     assert res.exit_code == 0, res.output
     lines = [line for line in res.output.splitlines() if "<bool>" in line]
     assert all("--help" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(("flags", "shown"), [([], False), (["-v"], True)])
+def test_http_requests_are_logged_only_with_verbose(tmp_path, monkeypatch, flags, shown):
+    """An endpoint audit makes thousands of requests: one INFO line each (httpx, openai) buries the progress."""
+    import logging
+
+    monkeypatch.setenv("LADDER_DATABASE_URL", f"sqlite:///{tmp_path / 'ladder.db'}")
+    res = runner.invoke(app, [*flags, "status", "--json"])
+    assert res.exit_code == 0, res.output
+    for name in ("httpx", "openai"):
+        assert logging.getLogger(name).isEnabledFor(logging.INFO) is shown
