@@ -51,6 +51,8 @@ EXIT_INTERRUPTED = 130
 ManifestArg = Annotated[Path, typer.Argument(help="The verifier's manifest (YAML).")]
 ProfileOpt = Annotated[str, typer.Option(help="Protocol profile: production or demo.")]
 DataOpt = Annotated[Path | None, typer.Option(help="Local copy of the task's dataset in the hub layout.")]
+OutputOpt = Annotated[Path | None, typer.Option(help="Folder to write results.json (the result document), its "
+                                                   "JSON Schema and samples_<task>.jsonl (every judgment) to.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.", metavar="")]
 
 

@@ -17,6 +17,7 @@ from harness.cli.common import (
     DataOpt,
     JsonFlag,
     ManifestArg,
+    OutputOpt,
     ProfileOpt,
     app,
     bad_input,
@@ -30,6 +31,7 @@ from harness.cli.common import (
     progress_bar,
     with_progress,
 )
+from harness.cli.outputs import write_outputs
 from harness.cli.printing import findings_json, plan_text, print_audit, print_findings, print_run_table
 
 PANEL = "Protocol runs on this machine"
@@ -216,6 +218,7 @@ def audit_cmd(
         help=f"Exit with code {EXIT_BLOCKED} when the gate blocks any student (for a verifier team's CI).",
         metavar="")] = False,
     allow_local_endpoints: AllowLocalEndpoints = False,
+    output: OutputOpt = None,
 ) -> None:
     """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
 
@@ -235,6 +238,8 @@ def audit_cmd(
     result = with_progress(as_json, lambda progress: run_audit(manifest, protocol, task_name, settings,
                                                                  data_path=data, progress=progress),
                             "nothing partial was written; run again to resume.")
+    if output is not None:
+        write_outputs(output, result, {result.task: result.verdicts_path})
     if as_json:
         echo_json(result.summary())
     else:
@@ -261,6 +266,7 @@ def run_cmd(
     jobs: Annotated[int, typer.Option(min=1, help="Self-DPO seed runs at once, one process each (CPU: up to one "
                                                   "per core; one GPU: 1).")] = 1,
     allow_local_endpoints: AllowLocalEndpoints = False,
+    output: OutputOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the finished run in the results "
                                                               "store (by default it lands on the leaderboard).",
                                           metavar="")]
@@ -292,6 +298,8 @@ def run_cmd(
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
                                                                     progress=progress, jobs=jobs),
                             "finished stages are kept; run again to resume.")
+    if output is not None:
+        write_outputs(output, result, {t.task: t.audit.verdicts_path for t in result.tasks})
     stored = None
     if result.status == "succeeded" and not no_store:
         stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]

@@ -89,9 +89,13 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         render(splits["audit"][0].prompt, "A")  # a template that cannot render fails here, before any sampling
         prepared = {s.name: prepare_student(s, protocol, task, splits["audit"], splits["test"], settings, progress)
                     for s in protocol.students}
-        requests = judge_requests(prepared, {it.id: it for it in splits["audit"]}, render)
+        by_id = {it.id: it for it in splits["audit"]}
+        requests = judge_requests(prepared, by_id, render)
     raws, usage = _judge(manifest, backend, requests, progress)
     verdict_rows, per_student, all_items = score_judgments(prepared, raws, protocol)
+    for row, req in zip(verdict_rows, requests, strict=True):  # what a reader of the samples needs beside the verdict
+        item = by_id[row["item_id"]]
+        row.update(question=item.question, gold=item.answer, prompt=req.prompt)
     gate = [_gate(sa.student, sa.metrics, prepared[sa.student][2].accuracy) for sa in per_student]
 
     manifest_digest = manifest.digest()

@@ -193,6 +193,29 @@ def test_audit_json_stays_strict_json_when_no_verdict_parses(demo_settings, tmp_
     assert doc["pair_direction_accuracy"] is None and doc["gated_pair_direction_accuracy"] is None
 
 
+def test_audit_output_dir_holds_the_result_document_and_every_judgment(demo_settings, tmp_path):
+    """`--output DIR`: results.json parses back as the audit's document (and matches --json), its schema beside it,
+    and samples_<task>.jsonl holds one strict-JSON line per judgment with what a reader needs to check it."""
+    from harness.cli.outputs import SAMPLE_COLUMNS
+    from harness.documents import AuditResult
+
+    profile = tmp_path / "small.json"
+    profile.write_text(small_protocol(size=4, k=2).model_dump_json())
+    out = tmp_path / "out"
+    code, doc = audit_json(simulated_manifest(tmp_path, 0.9), "--output", str(out), profile=str(profile))
+    assert code == 0
+    result = AuditResult.model_validate(strict_loads((out / "results.json").read_text()))
+    assert result.metrics.rubric_accuracy.value == doc["rubric_accuracy"] and result.task == "shapes"
+    assert strict_loads((out / "results.schema.json").read_text())["title"] == "AuditResult"
+    lines = (out / "samples_shapes.jsonl").read_text().splitlines()
+    rows = [strict_loads(line) for line in lines]
+    assert len(rows) == 2 * 4 * 2 and all(tuple(r) == SAMPLE_COLUMNS for r in rows)
+    for r in rows:
+        assert r["question"] == "How many shapes are in the image?" and r["gold"] in "ABCD"
+        assert r["response"] in r["prompt"] and r["question"] in r["prompt"]  # the rubric as the judge saw it
+        assert r["agrees"] == (r["verdict"] == r["truth"]) and isinstance(r["score"], float)
+
+
 def test_shared_artifact_dir_serves_a_second_submission_without_resampling(demo_settings, tmp_path, monkeypatch):
     """Frozen-student candidates and baselines are computed once, in LADDER_ARTIFACTS_DIR, for every submission."""
     import harness.stages.audit as audit_mod
