@@ -302,7 +302,12 @@ def run_cmd(
         write_outputs(output, result, {t.task: t.audit.verdicts_path for t in result.tasks})
     stored = None
     if result.status == "succeeded" and not no_store:
-        stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]
+        from harness.store.ingest import ResultConflict
+
+        try:
+            stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]
+        except (ResultConflict, ValueError) as err:  # the store keeps the result it already has for this submission
+            typer.echo(f"not stored: {err}", err=True)  # stdout stays one JSON document under --json
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:
