@@ -49,11 +49,6 @@ def document_hash(document: dict) -> str:
     return canonical_digest(document)
 
 
-def _cost_columns(cost: dict) -> dict:
-    return {"cost_usd": cost.get("usd"), "usd_per_1k": cost.get("usd_per_1k_judgments"),
-            "gpu_hours_per_1k": cost.get("device_hours_per_1k_judgments"), "cost": cost}
-
-
 def audit_row(submission_id: int, task: str, audit: AuditResult) -> dict:
     m, acc = audit.metrics, audit.metrics.rubric_accuracy
     gate = {g.student: {"verdict": g.verdict, "baseline": g.baseline.value, "baseline_n": g.baseline.n,
@@ -63,7 +58,7 @@ def audit_row(submission_id: int, task: str, audit: AuditResult) -> dict:
         "ci_high": acc.ci_high, "n": acc.n, "parse_failure_rate": m.parse_failures.value,
         "gated_direction": m.pairs_gated.direction.value, "blocked": audit.blocked, "gate": gate,
         "metrics": m.model_dump(mode="json"), "provenance": audit.provenance.model_dump(mode="json"),
-        **_cost_columns(audit.cost.model_dump(mode="json"))})
+        **legacy.cost_columns(audit.cost.model_dump(mode="json"))})
 
 
 def seed_row(submission_id: int, task: str, student: str, run: SeedOutcome) -> dict:

@@ -10,7 +10,8 @@ from harness.store.schema import AuditRow, SeedRow, StudentRow, TrainingPoint
 SCHEMA_VERSION = "1"
 
 
-def _cost_columns(cost: dict) -> dict:
+def cost_columns(cost: dict) -> dict:
+    """The cost columns of an audit row, from its cost document (as JSON); shared with :mod:`harness.store.ingest`."""
     return {"cost_usd": cost.get("usd"), "usd_per_1k": cost.get("usd_per_1k_judgments"),
             "gpu_hours_per_1k": cost.get("device_hours_per_1k_judgments"), "cost": cost}
 
@@ -24,7 +25,7 @@ def audit_row(submission_id: int, task: str, audit: dict) -> dict:
             "ci_high": acc["ci_high"], "n": acc["n"], "parse_failure_rate": m["parse_failures"]["value"],
             "gated_direction": m["pairs_gated"]["direction"]["value"],
             "blocked": any(g["verdict"] == "below" for g in audit["gate"]), "gate": gate, "metrics": m,
-            "provenance": audit["provenance"], **_cost_columns(audit["cost"])}
+            "provenance": audit["provenance"], **cost_columns(audit["cost"])}
 
 
 def seed_run(s: dict) -> dict:
