@@ -306,8 +306,11 @@ def run_cmd(
 
         try:
             stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]
-        except (ResultConflict, ValueError) as err:  # the store keeps the result it already has for this submission
-            typer.echo(f"not stored: {err}", err=True)  # stdout stays one JSON document under --json
+        except ResultConflict as err:  # e.g. resumed after a kill: same run, other timings; the stored one stays
+            stored = err.submission_id
+            typer.echo(f"kept the stored result: {err}", err=True)  # stdout stays one JSON document under --json
+        except ValueError as err:  # a worker holds this submission right now
+            typer.echo(f"not stored: {err}", err=True)
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:

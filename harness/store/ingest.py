@@ -31,7 +31,11 @@ from harness.store.schema import (
 
 
 class ResultConflict(RuntimeError):
-    """A submission already holds a different result document."""
+    """A submission already holds a different result document (``submission_id`` names it: the stored result stays)."""
+
+    def __init__(self, message: str, submission_id: int) -> None:
+        super().__init__(message)
+        self.submission_id = submission_id
 
 
 def json_safe(value: Any) -> Any:
@@ -122,7 +126,7 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
         if stored.document_hash == digest:
             return False
         raise ResultConflict(f"submission {submission.id} already holds result {stored.document_hash[:12]}, "
-                             f"refusing to replace it with {digest[:12]}")
+                             f"refusing to replace it with {digest[:12]}", submission.id)
     sid = submission.id
     session.add(RunDocument(submission_id=sid, schema_version=document["schema_version"], run_id=document["run_id"],
                             document=document, document_hash=digest))
