@@ -50,6 +50,10 @@ def assets(protocol: ProtocolConfig, manifests: Sequence[Manifest] = ()) -> list
         source = get_task(name).source
         if source is not None:
             out.append(Asset("dataset", source.repo_id, source.revision, f"task {name}", task=name))
+    pack = protocol.audit.pack
+    if pack is not None and pack.source is not None:
+        repo, _, revision = pack.source.partition("@")
+        out.append(Asset("dataset", repo, revision, f"audit pack {pack.name}"))
     seen, unique = set(), []
     for a in out:
         if (a.kind, a.repo_id, a.revision) not in seen:
@@ -82,7 +86,7 @@ def fetch(items: Sequence[Asset], cache_dir: Path | None = None,
         logger.info("fetching %s %s@%s (%s)", asset.kind, asset.repo_id, asset.revision, asset.role)
         try:
             commit = snapshot(asset, cache_dir)
-            if asset.kind == "dataset":
+            if asset.kind == "dataset" and asset.task is not None:  # an audit pack is read as files, not prepared
                 prepare(asset)
         except Exception as err:  # noqa: BLE001 - hub errors have many types; the message carries the cause
             raise FetchError(f"{asset.kind} {asset.repo_id}@{asset.revision} ({asset.role}): "

@@ -130,6 +130,14 @@ def _cell(row, gate: dict) -> StudentCell:
                        silent_regression=row.silent_regression)
 
 
+def _not_run(student: str, gate: dict) -> StudentCell:
+    """A student of an audit-only record: its gate verdict is known, its self-DPO was not run."""
+    return StudentCell(student=student, status="not run", gate=gate.get("verdict"),
+                       baseline=_finite(gate.get("baseline")), gate_baseline=gate.get("baseline"),
+                       n=gate.get("baseline_n") or 0, post=None, delta=None, delta_ci_low=None, delta_ci_high=None,
+                       mcnemar_p=None, seeds=0, seed_sd=None, seed_deltas=[], loss_fell=None, silent_regression=False)
+
+
 def leaderboard(session: Session, protocol: Protocol, task: str) -> list[LeaderboardRow]:
     """Every release's row for ``task``, in the official order, with ranks and Pareto flags."""
     ids = _latest_per_release(protocol)
@@ -147,7 +155,9 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
     scored = [Scored(a.rubric_accuracy, a.usd_per_1k) for a in audits]
     rows = []
     for a, rank, pareto in zip(audits, official_ranks(scored), pareto_flags(scored), strict=True):
-        cells = [_cell(s, a.gate or {}) for s in students.get(a.submission_id, [])]
+        audit_only = a.submission_id not in students
+        cells = ([_not_run(name, g) for name, g in (a.gate or {}).items()] if audit_only
+                 else [_cell(s, a.gate or {}) for s in students[a.submission_id]])
         rows.append(LeaderboardRow(
             rank=rank, submission_id=a.submission_id, name=a.name, family=a.family, release=a.release,
             backend=a.backend, model=a.model, parameters=a.parameters, simulated=a.simulated,
@@ -156,7 +166,8 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
             parse_failure_rate=a.parse_failure_rate, gated_direction=a.gated_direction,
             cost_kind=((a.cost or {}).get("basis") or {}).get("kind"), usd_per_1k=a.usd_per_1k,
             gpu_hours_per_1k=a.gpu_hours_per_1k, pareto=pareto, students=cells,
-            silent_regression=any(c.silent_regression for c in cells), finished_at=a.finished_at))
+            silent_regression=any(c.silent_regression for c in cells), audit_only=audit_only,
+            finished_at=a.finished_at))
     rows.sort(key=lambda r: (r.rank, r.name.casefold(), r.submission_id))
     return rows
 

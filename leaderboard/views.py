@@ -84,6 +84,8 @@ class LeaderboardRow(BaseModel):
                                             "and better in one; None when this one is not priced.")
     students: list[StudentCell]
     silent_regression: bool = Field(description="Any student regressed silently.")
+    audit_only: bool = Field(default=False, description="Only the rubric audit was run (`ladder audit`): ranked like "
+                             "any other, the students' gate verdicts known, their self-DPO not run.")
     finished_at: datetime | None
 
     def student(self, name: str) -> StudentCell | None:

@@ -75,6 +75,25 @@ def demo_ladder(demo_data_dir):
     return out
 
 
+@pytest.fixture(scope="session")
+def small_pack(tmp_path_factory, demo_data_dir):
+    """Audit packs of a cut-down demo protocol (20 audit items x 4 candidates per student), built once from the demo
+    students: {"profile": its JSON file, "data": the data dir, "pack": the pack, "embedded": one with its images}."""
+    from harness.config import get_protocol
+    from harness.settings import Settings
+    from harness.stages.pack import build_pack
+
+    root = tmp_path_factory.mktemp("packs")
+    profile = root / "small.json"
+    demo = get_protocol("demo")
+    small = demo.model_copy(update={"audit": demo.audit.model_copy(update={"size": 20, "k": 4})})
+    profile.write_text(small.model_dump_json())
+    settings = Settings(data_dir=demo_data_dir)
+    return {"profile": str(profile), "data": demo_data_dir,
+            "pack": build_pack(small, settings, root / "pack"),
+            "embedded": build_pack(small, settings, root / "embedded", embed_images=True)}
+
+
 @pytest.fixture
 def demo_settings(demo_data_dir, monkeypatch):
     """Settings pointing at the shared demo data directory (LADDER_DATA_DIR set for CLI calls too)."""

@@ -34,6 +34,21 @@ def test_fetch_pins_each_revision_and_prepares_datasets():
     assert calls == ["mathvista", "mmmu", "blink"]
 
 
+def test_a_protocol_that_names_its_audit_pack_fetches_it_as_files():
+    from harness.config import PackRef
+
+    production = get_protocol("production")
+    named = production.model_copy(update={"audit": production.audit.model_copy(update={"pack": PackRef(
+        name="audit-pack-production", digest="a" * 64, source="verifier-ladder/audit-pack-production@v1")})})
+    pack = assets(named)[-1]
+    assert (pack.kind, pack.repo_id, pack.revision, pack.task) == ("dataset", "verifier-ladder/audit-pack-production",
+                                                                   "v1", None)
+    calls = []
+    lock = fetch([pack], snapshot=lambda a, _: "c0ffee", prepare=lambda a: calls.append(a))
+    assert calls == [] and lock["assets"][0]["resolved"] == "c0ffee"
+    assert named.digest() != production.digest()  # the pack is part of the protocol's identity
+
+
 def test_fetch_failure_names_the_asset():
     def offline(asset, _):
         raise OSError("network unreachable")

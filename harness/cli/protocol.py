@@ -115,9 +115,10 @@ def _eval_inputs(task_name: str, model: str, revision: str | None, split: str):
         if revision is None:
             bad_input(f"{model!r} is neither a local model folder nor a hub id with --revision")
         return task, ModelRef(hub_id=model, revision=revision)
-    except (UnknownNameError, ValidationError) as err:
-        bad_input(str(err).splitlines()[0] if isinstance(err, UnknownNameError) else
-                  f"{model!r} is neither a local model folder nor a hub id 'owner/name' with --revision")
+    except UnknownNameError as err:
+        bad_input(str(err).splitlines()[0])
+    except ValidationError:
+        bad_input(f"{model!r} is neither a local model folder nor a hub id 'owner/name' with --revision")
 
 
 @app.command("export-lm-eval", rich_help_panel=PANEL)
@@ -207,6 +208,36 @@ def record_runs(engine, manifests, protocol, results, settings=None) -> list[int
             for m, r in zip(manifests, results, strict=True)]
 
 
+def store_result(manifest, protocol, result, settings) -> int | None:
+    """Record a run (or an audit-only record) made here in the store; its submission's id. A submission that already
+    holds a different result keeps it (e.g. a run resumed after a kill: same numbers, other timings), and the
+    stored submission's id is returned; one a worker is running right now is left alone (None). Said on stderr, so
+    that stdout stays one JSON document under --json."""
+    from harness.store.ingest import ResultConflict
+
+    try:
+        return record_runs(engine(), [manifest], protocol, [result], settings)[0]
+    except ResultConflict as err:
+        typer.echo(f"kept the stored result: {err}", err=True)
+        return err.submission_id
+    except ValueError as err:
+        typer.echo(f"not stored: {err}", err=True)
+        return None
+
+
+def audit_record(manifest, protocol, audit):
+    """An audit as a result document the store and leaderboard take: a run of this one task, without students."""
+    from harness.documents import RunResult, TaskOutcome
+    from harness.runner import run_id
+
+    return RunResult(run_id=run_id(manifest, protocol), protocol_profile=protocol.profile,
+                     protocol_digest=protocol.digest(), tasks=[TaskOutcome(task=audit.task, audit=audit, students=[])])
+
+
+NoStore = Annotated[bool, typer.Option("--no-store", help="Do not record the result in the results store (by default "
+                                                          "it lands on the leaderboard).", metavar="")]
+
+
 @app.command("audit", rich_help_panel=PANEL)
 def audit_cmd(
     submission: ManifestArg,
@@ -219,10 +250,16 @@ def audit_cmd(
         metavar="")] = False,
     allow_local_endpoints: AllowLocalEndpoints = False,
     output: OutputOpt = None,
+    pack: Annotated[str | None, typer.Option(help="Audit from this audit pack (a folder, or a hub dataset "
+                                                  "owner/name@revision): no student is loaded.")] = None,
+    no_store: NoStore = False,
 ) -> None:
     """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
 
-    Exit codes: 0 done; 2 bad input (manifest, task, profile); 3 gate blocks a student (only with
+    The result is recorded in the results store as an audit-only submission (--no-store to skip): the
+    leaderboard ranks it by rubric accuracy like any other, its deltas shown as not run, until the whole
+    run of the same submission replaces it.
+    Exit codes: 0 done; 2 bad input (manifest, task, profile, pack); 3 gate blocks a student (only with
     --fail-on-block); 130 interrupted (nothing partial is written).
     """
 
@@ -235,15 +272,30 @@ def audit_cmd(
     if task_name not in protocol.tasks:
         bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
     settings = get_settings()
+    opened = None
+    if pack is not None:
+        from harness.cli.pack import open_pack
+        from harness.packs import PackError
+        from harness.stages.pack import with_pack
+
+        opened = open_pack(pack)
+        try:
+            protocol = with_pack(protocol, opened)
+        except PackError as err:
+            bad_input(str(err))
     result = with_progress(as_json, lambda progress: run_audit(manifest, protocol, task_name, settings,
-                                                                 data_path=data, progress=progress),
+                                                                 data_path=data, progress=progress, pack=opened),
                             "nothing partial was written; run again to resume.")
     if output is not None:
         write_outputs(output, result, {result.task: result.verdicts_path})
+    stored = None if no_store else store_result(manifest, protocol, audit_record(manifest, protocol, result), settings)
     if as_json:
-        echo_json(result.summary())
+        echo_json({**result.summary(), "submission_id": stored})
     else:
         print_audit(result)
+        if stored is not None:
+            console.print(f"Stored as submission {stored} (audit only) in {escape(masked(settings.database))}; "
+                          "`ladder serve` shows it.")
     if fail_on_block and result.blocked:
         raise typer.Exit(EXIT_BLOCKED)
 
@@ -267,10 +319,7 @@ def run_cmd(
                                                   "per core; one GPU: 1).")] = 1,
     allow_local_endpoints: AllowLocalEndpoints = False,
     output: OutputOpt = None,
-    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the finished run in the results "
-                                                              "store (by default it lands on the leaderboard).",
-                                          metavar="")]
-    = False,
+    no_store: NoStore = False,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
 
@@ -300,17 +349,8 @@ def run_cmd(
                             "finished stages are kept; run again to resume.")
     if output is not None:
         write_outputs(output, result, {t.task: t.audit.verdicts_path for t in result.tasks})
-    stored = None
-    if result.status == "succeeded" and not no_store:
-        from harness.store.ingest import ResultConflict
-
-        try:
-            stored = record_runs(engine(), [manifest], protocol, [result], settings)[0]
-        except ResultConflict as err:  # e.g. resumed after a kill: same run, other timings; the stored one stays
-            stored = err.submission_id
-            typer.echo(f"kept the stored result: {err}", err=True)  # stdout stays one JSON document under --json
-        except ValueError as err:  # a worker holds this submission right now
-            typer.echo(f"not stored: {err}", err=True)
+    stored = store_result(manifest, protocol, result, settings) if result.status == "succeeded" and not no_store \
+        else None
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:

@@ -70,8 +70,16 @@ class ProtocolConfig(Strict):
         return self
 
     def digest(self) -> str:
-        """A short hash of the whole configuration: the cache key of everything it determines."""
-        return digest(self.model_dump(mode="json"), 16)
+        """A short hash of the whole configuration: the cache key of everything it determines. A protocol without an
+        audit pack hashes as before packs existed, so caches and stored results keep their keys."""
+        data = self.model_dump(mode="json")
+        if data["audit"]["pack"] is None:
+            del data["audit"]["pack"]
+        return digest(data, 16)
+
+    def without_pack(self) -> ProtocolConfig:
+        """This protocol with the students sampled (the one an audit pack is built under)."""
+        return self.model_copy(update={"audit": self.audit.model_copy(update={"pack": None})})
 
     def student(self, name: str) -> StudentConfig:
         for s in self.students:

@@ -19,6 +19,18 @@ Temperature = Annotated[float, Field(gt=0, description="Student sampling tempera
 MaxNewTokens = Annotated[int, Field(ge=1, description="Longest generated answer, in tokens.")]
 
 
+class PackRef(Strict):
+    """An audit pack (:mod:`harness.packs`) that supplies the frozen students' candidates and baselines, so that no
+    student is loaded. Its digest is part of the protocol's: audits from different packs are never ranked together.
+    """
+
+    name: str = Field(min_length=1, max_length=200, description="The pack's name (its pack.json).")
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the pack's checksums.sha256.")
+    source: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+@[\w./-]+$",
+                               description="Hub dataset 'owner/name@revision' that `ladder fetch` downloads; None: "
+                               "a local pack given with `ladder audit --pack PATH`.")
+
+
 class AuditConfig(Strict):
     """Stage 1: the rubric audit."""
 
@@ -30,6 +42,8 @@ class AuditConfig(Strict):
     threshold: float = Field(default=0.5, ge=0, le=1, description="Verdict 'correct' iff score >= threshold.")
     seed: int = Field(default=0, description="Seed of candidate sampling.")
     batch_size: int = Field(default=16, ge=1, description="Items per sampling call.")
+    pack: PackRef | None = Field(default=None, description="Audit from this pack instead of sampling the students "
+                                 "(None: sample them, cached per machine).")
 
 
 class SelfDPOConfig(Strict):

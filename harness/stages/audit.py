@@ -20,15 +20,18 @@ from rich.progress import Progress
 from harness import cancel
 from harness.artifacts import cache_key, write_jsonl
 from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
-from harness.config import EvalConfig, ModelRef, ProtocolConfig
+from harness.config import EvalConfig, ProtocolConfig
 from harness.cost import Usage, price
-from harness.documents import AuditResult, EvalResult, GateVerdict, StudentAudit, VerifierInfo
+from harness.documents import AuditResult, GateVerdict, StudentAudit, VerifierInfo
+from harness.errors import MissingInput
 from harness.metrics import Proportion
+from harness.packs import AuditPack
 from harness.provenance import Provenance, git_commit, hardware, package_versions
 from harness.settings import Settings
-from harness.stages.candidates import Candidate, candidates_path, load_or_sample
+from harness.stages.candidates import candidates_path, load_or_sample
 from harness.stages.common import LazyStudent, baseline_path, protocol_splits, student_ident, submission_rubric
 from harness.stages.evaluate import load_or_evaluate
+from harness.stages.from_pack import Prepared, pack_items, prepared_from_pack
 from harness.stages.students import resolve_student
 from harness.stages.verdict import parse_verdict
 from harness.submission import Manifest
@@ -37,12 +40,11 @@ from harness.verifiers import JudgeRequest, RawJudgment, VerifierBackend, make_b
 
 logger = logging.getLogger(__name__)
 
-Prepared = tuple[ModelRef, list[list[Candidate]], EvalResult]
 
 
 def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[Item], test: list[Item],
                     settings: Settings, progress: Progress | None) -> Prepared:
-    """A student's cached (or freshly made) audit candidates and frozen test baseline."""
+    """A student's description, cached (or freshly made) audit candidates and frozen test baseline."""
     ref = resolve_student(student, settings.data_dir, protocol.split_seed)
     ident = student_ident(student.name, ref, settings)
     loader = LazyStudent(ref)
@@ -51,7 +53,7 @@ def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[I
                            progress)
     baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), loader, task, test,
                                 EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
-    return ref, cands, baseline
+    return ref.describe(), cands, baseline
 
 
 def judge_all(backend: VerifierBackend, requests: list[JudgeRequest], chunk: int,
@@ -79,17 +81,18 @@ def _gate(student: str, metrics: AuditMetrics, baseline: Proportion) -> GateVerd
 
 def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, settings: Settings,
               data_path: Path | None = None, progress: Progress | None = None,
-              backend: VerifierBackend | None = None) -> AuditResult:
+              backend: VerifierBackend | None = None, pack: AuditPack | None = None) -> AuditResult:
     """Audit one verifier on one task for both students of the protocol: build the judge requests from each
-    student's candidates, judge them all, score the verdicts against the exact-match truth."""
+    student's candidates, judge them all, score the verdicts against the exact-match truth.
+
+    With ``pack`` (``protocol`` must name it, see :func:`harness.stages.pack.with_pack`) the candidates and
+    baselines come from the pack and no student is loaded."""
     t0 = time.perf_counter()
     task = get_task(task_name)
-    splits = protocol_splits(task, task.items(path=data_path), protocol)
+    audit_items, prepared = _candidates(protocol, task, settings, data_path, progress, pack)
     with submission_rubric(manifest, protocol) as render:
-        render(splits["audit"][0].prompt, "A")  # a template that cannot render fails here, before any sampling
-        prepared = {s.name: prepare_student(s, protocol, task, splits["audit"], splits["test"], settings, progress)
-                    for s in protocol.students}
-        by_id = {it.id: it for it in splits["audit"]}
+        render(audit_items[0].prompt, "A")  # a template that cannot render fails here, before any judging
+        by_id = {it.id: it for it in audit_items}
         requests = judge_requests(prepared, by_id, render)
     raws, usage = _judge(manifest, backend, requests, progress)
     verdict_rows, per_student, all_items = score_judgments(prepared, raws, protocol)
@@ -113,6 +116,26 @@ def run_audit(manifest: Manifest, protocol: ProtocolConfig, task_name: str, sett
         provenance=_provenance(manifest, protocol, task, per_student, config_digest),
         verdicts_path=str(verdicts_path),
     )
+
+
+def _candidates(protocol: ProtocolConfig, task: Task, settings: Settings, data_path: Path | None,
+                progress: Progress | None, pack: AuditPack | None) -> tuple[list[Item], dict[str, Prepared]]:
+    """The audit items and each student's prepared candidates: from the pack, or from the students (sampled once
+    and cached). A pack with embedded images needs no dataset: its items stand in when the dataset is not here."""
+    if pack is None:
+        splits = protocol_splits(task, task.items(path=data_path), protocol)
+        return splits["audit"], {s.name: prepare_student(s, protocol, task, splits["audit"], splits["test"],
+                                                         settings, progress) for s in protocol.students}
+    if protocol.audit.pack is None or protocol.audit.pack.digest != pack.digest:
+        raise ValueError("run_audit(pack=...) needs the protocol that names the pack (harness.stages.pack.with_pack)")
+    try:
+        audit = protocol_splits(task, task.items(path=data_path), protocol)["audit"]
+    except MissingInput:
+        if not pack.info.embedded_images:
+            raise
+        audit = None
+    items = pack_items(pack, task, audit)
+    return items, prepared_from_pack(pack, protocol, task, items)
 
 
 def judge_requests(prepared: dict[str, tuple], by_id: dict[str, Item], render) -> list[JudgeRequest]:
@@ -148,7 +171,7 @@ def score_judgments(prepared: dict[str, tuple], raws: list[RawJudgment], protoco
     threshold = protocol.audit.threshold
     verdict_rows, per_student, all_items = [], [], []
     it_raw = iter(raws)
-    for sname, (ref, cands_by_item, _) in prepared.items():
+    for sname, (model, cands_by_item, _) in prepared.items():
         judged_items: list[list[Judged]] = []
         for row in cands_by_item:
             judged: list[Judged] = []
@@ -167,7 +190,7 @@ def score_judgments(prepared: dict[str, tuple], raws: list[RawJudgment], protoco
                 })
             judged_items.append(judged)
         all_items.extend(judged_items)
-        per_student.append(StudentAudit(student=sname, model={"name": sname, **ref.describe()},
+        per_student.append(StudentAudit(student=sname, model={"name": sname, **model},
                                         metrics=audit_metrics(judged_items, protocol.selfdpo.tau, threshold)))
     return verdict_rows, per_student, all_items
 
@@ -181,7 +204,8 @@ def _provenance(manifest: Manifest, protocol: ProtocolConfig, task: Task, per_st
                 (manifest.endpoint.model_dump() if manifest.endpoint else {"simulated": True}),
                 **{sa.student: sa.model for sa in per_student}},
         datasets={task.name: task.source.model_dump() if task.source else {"generated": type(task).__name__,
-                                                                           **getattr(task, "__dict__", {})}},
+                                                                           **getattr(task, "__dict__", {})},
+                  **({"audit_pack": protocol.audit.pack.model_dump()} if protocol.audit.pack else {})},
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
         hardware=hardware(), config_digest=config_digest,

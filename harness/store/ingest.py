@@ -4,7 +4,9 @@ Input is JSON only: the run document (``RunResult.model_dump(mode="json")``, par
 :class:`harness.documents.RunResult` to derive the rows; a schema-1 document by :mod:`harness.store.legacy`) and its
 per-item rows (audit verdicts and eval predictions, read from the run's artifacts by :mod:`harness.results`).
 Ingesting the same document twice changes nothing; a different document for a submission that already has one is
-refused, so a stored result is never silently replaced.
+refused, so a stored result is never silently replaced. One exception, an upgrade that loses nothing: an audit-only
+record (``ladder audit``: tasks without students) is completed by later audits of other tasks and replaced by the
+whole run of the same submission, whose audits it holds.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from harness.config import digest as canonical_digest
@@ -111,8 +113,48 @@ def document_rows(submission_id: int, document: dict) -> dict[type, list[dict]]:
     return rows
 
 
+def audit_only(document: dict) -> bool:
+    """A record of audits alone (``ladder audit``): every task without students."""
+    tasks = document.get("tasks") or []
+    return bool(tasks) and all(not t.get("students") for t in tasks)
+
+
+def _audits(document: dict) -> dict[str, Any]:
+    """task -> the audit's metrics (timings and dates, which differ between two runs of one audit, left out)."""
+    return {t.get("task"): (t.get("audit") or {}).get("metrics") for t in document.get("tasks") or []}
+
+
+def _agree(a: dict, b: dict) -> bool:
+    """The tasks both documents audit have the same metrics in both."""
+    x, y = _audits(a), _audits(b)
+    return all(x[t] == y[t] for t in x.keys() & y.keys())
+
+
+def _upgrade(stored: dict, incoming: dict) -> dict | None:
+    """What to store when ``incoming`` meets ``stored`` for the same submission: ``stored`` (nothing changes), a
+    document that replaces it (an audit-only record completed or superseded), or None (a conflict)."""
+    if not _agree(stored, incoming):
+        return None
+    if audit_only(incoming):
+        if not audit_only(stored):
+            return stored if _audits(incoming).keys() <= _audits(stored).keys() else None  # the run holds them
+        new = [t for t in incoming["tasks"] if t.get("task") not in _audits(stored)]
+        return {**stored, "tasks": stored["tasks"] + new} if new else stored
+    if audit_only(stored) and _audits(stored).keys() <= _audits(incoming).keys():
+        return incoming  # the whole run, whose audits the stored record holds
+    return None
+
+
+def _drop(session: Session, submission_id: int, keep_items: bool) -> None:
+    """Delete a submission's document and derived rows (inside the caller's transaction), to store its upgrade."""
+    tables = [RunDocument, AuditRow, StudentRow, SeedRow, TrainingPoint]
+    for table in tables + ([] if keep_items else [VerdictRow, PredictionRow]):
+        session.execute(delete(table).where(table.submission_id == submission_id))
+
+
 def ingest(session: Session, submission: Submission, document: dict, items: dict[str, Any]) -> bool:
-    """Store ``document`` and its rows for ``submission``; False when exactly this document is already stored.
+    """Store ``document`` and its rows for ``submission``; False when exactly this document (or, for an audit-only
+    record, these audits) is already stored.
 
     ``items``: ``{"verdicts": [row, ...], "predictions": [row, ...]}`` with the columns of
     :class:`VerdictRow` / :class:`PredictionRow` (minus ``submission_id``). Must run inside the caller's
@@ -125,9 +167,24 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     if stored is not None:
         if stored.document_hash == digest:
             return False
-        raise ResultConflict(f"submission {submission.id} already holds result {stored.document_hash[:12]}, "
-                             f"refusing to replace it with {digest[:12]}", submission.id)
-    sid = submission.id
+        keep = _upgrade(stored.document, document)
+        if keep is None:
+            raise ResultConflict(f"submission {submission.id} already holds result {stored.document_hash[:12]}, "
+                                 f"refusing to replace it with {digest[:12]}", submission.id)
+        if keep is stored.document:
+            return False
+        merging = audit_only(document)  # new tasks join: the stored tasks' verdicts stay, the new ones are added
+        if merging:
+            known = {t["task"] for t in stored.document["tasks"]}
+            items = {"verdicts": [r for r in items.get("verdicts", []) if r.get("task") not in known]}
+        _drop(session, submission.id, keep_items=merging)
+        session.flush()
+        document, digest = keep, document_hash(keep)
+    _insert(session, submission.id, document, digest, items)
+    return True
+
+
+def _insert(session: Session, sid: int, document: dict, digest: str, items: dict[str, Any]) -> None:
     session.add(RunDocument(submission_id=sid, schema_version=document["schema_version"], run_id=document["run_id"],
                             document=document, document_hash=digest))
     rows = document_rows(sid, document)
@@ -136,4 +193,3 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     for table, values in rows.items():
         if values:
             session.execute(insert(table), values)
-    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from harness.artifacts import read_jsonl
 from harness.cli import EXIT_BLOCKED, EXIT_INTERRUPTED, app
 from harness.config import AuditConfig, get_protocol
+from harness.metrics import wilson_interval
 from harness.stages.audit import run_audit
 from harness.submission import parse_manifest
 from tests.fixtures.openai_server import FakeServer, completion
@@ -52,7 +54,12 @@ def test_simulated_rubric_accuracy_ci_covers_p_and_gate_follows_baseline(demo_se
     code, doc = audit_json(simulated_manifest(tmp_path, p))
     assert code == 0, doc
     assert doc["n"] == 400  # 200 audit items x 2 students, first candidate each
-    assert doc["ci_low"] <= p <= doc["ci_high"]
+    # The simulated judge's draws are keyed by the candidates, which the tiny students' training makes differ from
+    # CPU to CPU: a 95% CI misses p on one machine in 20 per case. Asserted instead: the CI is the Wilson interval
+    # of what was observed, and the observed share is within the 99.9% band of p (false alarm 0.1% per case).
+    acc = doc["metrics"]["rubric_accuracy"]
+    assert (doc["ci_low"], doc["ci_high"]) == pytest.approx(wilson_interval(acc["k"], acc["n"]))
+    assert abs(doc["rubric_accuracy"] - p) <= 3.29 * math.sqrt(p * (1 - p) / doc["n"])
     assert doc["parse_failure_rate"] == 0.0
     assert doc["verifier"]["simulated"] is True
     for student, g in doc["gate"].items():

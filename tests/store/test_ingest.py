@@ -196,3 +196,59 @@ def test_a_schema_1_document_is_one_run_seed_0(job):
         seeds = s.scalars(select(SeedRow).where(SeedRow.student == "s1")).all()
         assert [(r.seed, r.delta, r.mcnemar_p) for r in seeds] == [(0, pytest.approx(0.1), pytest.approx(0.001))]
         assert set(s.scalars(select(TrainingPoint.seed))) == {0} and set(s.scalars(select(PredictionRow.seed))) == {0}
+
+
+def audit_only_of(doc: dict, items: dict, tasks: list[str]) -> tuple[dict, dict]:
+    """What `ladder audit` records: the run's audits of ``tasks`` without students, its verdicts, no predictions;
+    timed on another day."""
+    out = copy.deepcopy(doc)
+    out["tasks"] = [{**t, "students": []} for t in out["tasks"] if t["task"] in tasks]
+    for t in out["tasks"]:
+        t["audit"]["cost"]["wall_seconds"] = 1.5  # another run of the same audit: other timings, same numbers
+    return out, {"verdicts": [v for v in items["verdicts"] if v["task"] in tasks], "predictions": []}
+
+
+def test_an_audit_only_record_is_completed_by_other_tasks_and_replaced_by_the_whole_run(db_url):
+    """`ladder audit` on one task, then on another, then `ladder run`: one submission whose record grows into the
+    whole run; nothing measured is lost, and an audit run again (other timings) changes nothing."""
+    from harness.store.ingest import audit_only
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("audited")
+    run, run_items = synthetic_run(m, {"mmmu": 0.7, "mathvista": 0.4})
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    put = lambda doc, its: record(engine, m.model_dump(mode="json"), m.digest(), key, doc, its)  # noqa: E731
+    first = put(*audit_only_of(run, run_items, ["mmmu"]))
+    assert put(*audit_only_of(run, run_items, ["mmmu"])).id == first.id  # the same audit again: nothing changes
+    assert counts(engine)["audit_results"] == 1 and counts(engine)["student_results"] == 0
+    put(*audit_only_of(run, run_items, ["mathvista"]))
+    with session_scope(engine) as s:
+        stored = s.scalar(select(RunDocument.document))
+        assert audit_only(stored) and [t["task"] for t in stored["tasks"]] == ["mmmu", "mathvista"]
+    assert counts(engine)["audit_results"] == 2 and counts(engine)["audit_verdicts"] == len(run_items["verdicts"])
+    assert put(run, run_items).id == first.id  # the whole run replaces the audit-only record
+    with session_scope(engine) as s:
+        assert s.scalar(select(RunDocument.document_hash)) == document_hash(run)
+    assert counts(engine)["student_results"] == 4 and counts(engine)["eval_predictions"] == len(
+        run_items["predictions"]) and counts(engine)["audit_verdicts"] == len(run_items["verdicts"])
+    put(*audit_only_of(run, run_items, ["mmmu"]))  # an audit after the run: the run stays
+    with session_scope(engine) as s:
+        assert s.scalar(select(RunDocument.document_hash)) == document_hash(run)
+
+
+def test_an_audit_only_record_with_other_numbers_is_refused(db_url):
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("audited")
+    run, run_items = synthetic_run(m, {"mmmu": 0.7})
+    other, other_items = synthetic_run(m, {"mmmu": 0.3}, seed=1)
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    record(engine, m.model_dump(mode="json"), m.digest(), key, *audit_only_of(run, run_items, ["mmmu"]))
+    for doc, its in (audit_only_of(other, other_items, ["mmmu"]), (other, other_items)):
+        with pytest.raises(ResultConflict):
+            record(engine, m.model_dump(mode="json"), m.digest(), key, doc, its)
+    assert counts(engine)["student_results"] == 0 and counts(engine)["audit_results"] == 1
