@@ -1,7 +1,7 @@
 """An endpoint verifier audited from an audit pack, side by side with the full audit (CPU, demo profile).
 
 Builds the demo pack (or reuses --pack), starts a local OpenAI-compatible chat-completions server (the test suite's
-scripted one, answering like a judge that knows the exact-match truth of 9 candidates in 10), and runs
+scripted one, answering like a judge that knows the exact-match truth and errs on one request in 10), and runs
 `ladder audit --pack` against it as a verifier team's CI would: wall time, judge requests, and the same metrics as
 the full audit of the same endpoint (which first loads and samples the students). Prints the figures.
 
@@ -30,16 +30,28 @@ RUBRIC = re.compile(r"Question:\n(?P<question>.*)\n\nStudent's answer:\n(?P<answ
 
 
 def judge():
+    """A judge that finds each request's item by its question and image, knows the exact-match truth and says the
+    opposite on a tenth of the requests (chosen by a hash of the request, so two audits get the same answers)."""
+    import base64
+    import hashlib
+    import io
+
+    from PIL import Image
+
     from harness.tasks import get_task
 
     task = get_task("shapes")
-    items = {it.prompt: it for it in task.items()}
+    items = {(it.prompt, it.images[0].convert("RGB").tobytes()): it for it in task.items()}
 
     def reply(n, body, headers, server):
-        text = next(p["text"] for p in body["messages"][0]["content"] if p["type"] == "text")
+        parts = body["messages"][0]["content"]
+        text = next(p["text"] for p in parts if p["type"] == "text")
+        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+        pixels = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB").tobytes()
         m = RUBRIC.search(text)
-        right = task.score_item(m["answer"], items[m["question"]]).correct
-        right = right if n % 10 else not right  # wrong on every tenth request
+        right = task.score_item(m["answer"], items[m["question"], pixels]).correct
+        if hashlib.sha256((text + url).encode()).digest()[0] % 10 == 0:
+            right = not right
         return 200, {}, completion('{"score": %s}' % (0.9 if right else 0.1))
 
     return reply
