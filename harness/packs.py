@@ -106,9 +106,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def pack_files(root: Path) -> list[Path]:
+    """The files a pack's checksums cover: all but checksums.sha256 and hidden ones (the hub's .gitattributes, a
+    download's .cache), which nothing reads."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != CHECKSUMS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def write_checksums(root: Path) -> str:
     """Write checksums.sha256 over every other file; returns the pack digest (the sha256 of that file)."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    files = pack_files(root)
     text = "".join(f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in files)
     (root / CHECKSUMS).write_text(text, encoding="utf-8")
     return hashlib.sha256(text.encode()).hexdigest()
@@ -180,7 +187,7 @@ def verify(root: Path) -> AuditPack:
         if not sep or len(digest_hex) != 64 or not rel or rel.startswith("/") or ".." in Path(rel).parts:
             raise PackError(f"{CHECKSUMS} line {n} is not '<sha256>  <relative path>'")
         listed[rel] = digest_hex
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != CHECKSUMS}
+    present = {p.relative_to(root).as_posix() for p in pack_files(root)}
     if extra := sorted(present - set(listed)):
         raise PackError(f"files not in {CHECKSUMS}: {', '.join(extra[:5])}")
     for rel, want in sorted(listed.items()):

@@ -192,3 +192,13 @@ def test_build_mistakes_exit_2_with_the_reason(tmp_path, args, says):
     res = runner.invoke(app, ["pack", "build", "--profile", "demo", "--out", str(tmp_path / "p"), *args])
     assert res.exit_code == EXIT_BAD_INPUT and says in res.output and "Traceback" not in res.output, res.output
     assert not (tmp_path / "p").exists()
+
+
+def test_a_hub_download_of_the_pack_verifies(built, tmp_path):
+    """A pack downloaded from the hub carries the repository's .gitattributes (and a local download a .cache
+    folder): hidden files are not part of the pack, nothing reads them."""
+    root = copy_pack(built["pack"], tmp_path / "pack")
+    (root / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+    (root / ".cache" / "huggingface").mkdir(parents=True)
+    (root / ".cache" / "huggingface" / "download.lock").write_text("")
+    assert verify(root).digest == built["pack"].digest
