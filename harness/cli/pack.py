@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import DataOpt, JsonFlag, ProfileOpt, app, bad_input, console, echo_json, with_progress
+from harness.config.stages import HUB_PACK_PATTERN
 
 pack_app = typer.Typer(help="Audit packs: the frozen students' audit candidates and baselines, shareable.",
                        no_args_is_help=True)
 app.add_typer(pack_app, name="pack", rich_help_panel="Protocol runs on this machine")
 
-#: A pack on the hub: 'owner/name@revision'.
-HUB_PACK = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+@[\w./-]+$")
+HUB_PACK = re.compile(HUB_PACK_PATTERN)
 
 
 def open_pack(spec: str):

@@ -19,6 +19,10 @@ Temperature = Annotated[float, Field(gt=0, description="Student sampling tempera
 MaxNewTokens = Annotated[int, Field(ge=1, description="Longest generated answer, in tokens.")]
 
 
+#: A pack on the hub: 'owner/name@revision' (``PackRef.source`` and ``ladder audit --pack``).
+HUB_PACK_PATTERN = r"^[A-Za-z0-9][\w.-]*/[\w.-]+@[\w./-]+$"
+
+
 class PackRef(Strict):
     """An audit pack (:mod:`harness.packs`) that supplies the frozen students' candidates and baselines, so that no
     student is loaded. Its digest is part of the protocol's: audits from different packs are never ranked together.
@@ -26,7 +30,7 @@ class PackRef(Strict):
 
     name: str = Field(min_length=1, max_length=200, description="The pack's name (its pack.json).")
     digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the pack's checksums.sha256.")
-    source: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+@[\w./-]+$",
+    source: str | None = Field(default=None, pattern=HUB_PACK_PATTERN,
                                description="Hub dataset 'owner/name@revision' that `ladder fetch` downloads; None: "
                                "a local pack given with `ladder audit --pack PATH`.")
 
