@@ -1,39 +1,70 @@
 """Export a task's test split as an lm-eval task, so any student checkpoint can be scored with ``lm_eval``.
 
-What is written into ``DIR/<task name>/``:
+What is written into ``DIR/<task name>/`` (a portable folder: every path in it is relative to it):
 
 - ``test.parquet``: one row per test item (``datasets`` writes it, images as an ``Image()`` list column), with the
   prompt, the image count and the hub row without its images (``row_json``) that our scorer decides on;
 - ``<task name>.yaml``: a ``generate_until`` task over that file (greedy, stops only at EOS, ``max_gen_toks`` from
   the protocol), so lm-eval generates what :func:`harness.stages.evaluate.evaluate` generates;
-- ``utils.py``: the three hooks the YAML names. ``process_results`` scores a response with the task's own scorer
-  (``harness.tasks``), so lm-eval's ``acc`` is the native exact-match accuracy, not lm-eval's own parser.
+- ``ladder_scorers/``: a verbatim copy of :mod:`harness.tasks.scorers` (standard library only);
+- ``utils.py``: the hooks the YAML names. ``custom_dataset`` reads ``test.parquet`` beside it; ``process_results``
+  scores a response with the copied scorer, so lm-eval's ``acc`` is the native exact-match accuracy, not lm-eval's
+  own parser. It imports nothing but the standard library and ``datasets`` (which lm-eval installs).
 
 Run it with ``lm_eval --model hf-multimodal --model_args pretrained=DIR --apply_chat_template --include_path DIR
---tasks <task name>`` in an environment where ``harness`` is importable, or with :func:`lm_eval_accuracy`.
-The placeholder ``<image>`` repeated once per image, then the prompt, makes ``hf-multimodal`` build the same chat
-message as ours (images first, then the text).
+--tasks <task name>`` wherever lm-eval is installed (``pip install 'verifier-ladder[lm-eval]'`` or lm-eval alone),
+or with :func:`lm_eval_accuracy`. The placeholder ``<image>`` repeated once per image, then the prompt, makes
+``hf-multimodal`` build the same chat message as ours (images first, then the text).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.artifacts import atomic_write_text
-from harness.tasks import Item
+from harness.tasks import Item, get_task
 
 logger = logging.getLogger(__name__)
 
 IMAGE_PLACEHOLDER = "<image>"  # lm-eval's DEFAULT_IMAGE_PLACEHOLDER for hf-multimodal
+SCORERS_DIR = "ladder_scorers"
 
-UTILS = '''"""lm-eval hooks written by `ladder export-lm-eval`: the harness's prompts, scored by its scorer."""
+UTILS = '''"""lm-eval hooks written by `ladder export-lm-eval`: the harness's prompts, scored by its own scorer.
+
+The scorer is the harness's, copied into ladder_scorers/ beside this file (standard library only), so this folder
+needs lm-eval and nothing of the harness. Paths are relative to this file: the folder can be moved or shared.
+"""
+import importlib
+import importlib.util
 import json
+import pathlib
+import sys
 
-from harness.tasks import get_task
+HERE = pathlib.Path(__file__).resolve().parent
+SCORER = {scorer!r}
+PACKAGE = {package!r}  # unique per exported task, so two exports loaded together keep their own copies
+
+
+def _scorer():
+    if PACKAGE not in sys.modules:
+        folder = HERE / "ladder_scorers"
+        spec = importlib.util.spec_from_file_location(PACKAGE, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(PACKAGE + "." + SCORER)
+
+
+def load_test(**_metadata):
+    import datasets
+
+    return datasets.load_dataset("parquet", data_files={{"test": str(HERE / "test.parquet")}})
 
 
 def doc_to_text(doc):
@@ -45,8 +76,8 @@ def doc_to_image(doc):
 
 
 def process_results(doc, results):
-    score = get_task(doc["task"]).score(results[0], json.loads(doc["row_json"]))
-    return {"acc": float(score.correct)}
+    score = _scorer().score(results[0], json.loads(doc["row_json"]))
+    return {{"acc": float(score.correct)}}
 '''
 
 
@@ -54,11 +85,9 @@ def lm_eval_task_name(task: str, profile: str) -> str:
     return f"ladder_{task}_{profile}".replace("-", "_").replace(".", "_")
 
 
-def _yaml(name: str, data_file: Path, max_gen_toks: int) -> str:
+def _yaml(name: str, max_gen_toks: int) -> str:
     config = {
         "task": name,
-        "dataset_path": "parquet",
-        "dataset_kwargs": {"data_files": {"test": str(data_file.resolve())}},
         "test_split": "test",
         "output_type": "generate_until",
         "doc_to_target": "answer",
@@ -66,9 +95,9 @@ def _yaml(name: str, data_file: Path, max_gen_toks: int) -> str:
         "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
         "metadata": {"version": 1.0},
     }
-    hooks = "doc_to_text: !function utils.doc_to_text\ndoc_to_image: !function utils.doc_to_image\n" \
-            "process_results: !function utils.process_results\n"
-    # The three `!function` tags are lm-eval's own YAML extension, so they are appended as text.
+    hooks = ("custom_dataset: !function utils.load_test\ndoc_to_text: !function utils.doc_to_text\n"
+             "doc_to_image: !function utils.doc_to_image\nprocess_results: !function utils.process_results\n")
+    # The `!function` tags are lm-eval's own YAML extension, so they are appended as text.
     return _dump_yaml(config) + hooks
 
 
@@ -76,6 +105,19 @@ def _dump_yaml(config: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def _copy_scorers(folder: Path) -> None:
+    """Copy :mod:`harness.tasks.scorers` (its ``.py`` files) into ``folder/ladder_scorers``."""
+    from harness.tasks import scorers
+
+    source = Path(scorers.__file__).parent
+    target = folder / SCORERS_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir()
+    for path in sorted(source.glob("*.py")):
+        shutil.copyfile(path, target / path.name)
 
 
 def export_task(items: Sequence[Item], task: str, profile: str, out_dir: Path, max_gen_toks: int) -> Path:
@@ -99,11 +141,11 @@ def export_task(items: Sequence[Item], task: str, profile: str, out_dir: Path, m
         rows["images"].append(list(it.images))
         rows["answer"].append(it.answer)
         rows["row_json"].append(json.dumps(it.row, default=str))
-    data_file = folder / "test.parquet"
-    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(data_file))
-    atomic_write_text(folder / "utils.py", UTILS)
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(folder / "test.parquet"))
+    _copy_scorers(folder)
+    atomic_write_text(folder / "utils.py", UTILS.format(scorer=get_task(task).scorer, package=f"{name}_scorers"))
     yaml_path = folder / f"{name}.yaml"
-    atomic_write_text(yaml_path, _yaml(name, data_file, max_gen_toks))
+    atomic_write_text(yaml_path, _yaml(name, max_gen_toks))
     logger.info("wrote lm-eval task %s (%d items) to %s", name, len(items), folder)
     return yaml_path
 
@@ -115,8 +157,11 @@ def lm_eval_accuracy(pretrained: str | Path, include_path: Path, task_name: str,
     Imports :mod:`harness.models.processing` first: on hosts without torchvision it registers the image-only
     Qwen processors, without which ``AutoProcessor`` returns only a tokenizer (see FACTS).
     """
-    from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager
+    try:
+        from lm_eval import simple_evaluate
+        from lm_eval.tasks import TaskManager
+    except ImportError as err:
+        raise ImportError("lm-eval is an extra: pip install 'verifier-ladder[lm-eval]'") from err
 
     import harness.models.processing  # noqa: F401  (processor registration)
 

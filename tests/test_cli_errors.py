@@ -46,6 +46,8 @@ def test_a_run_with_a_local_copy_that_is_not_there_says_so(empty_data_dir):
     (["eval", "shapes", "--model", "some/model", "--revision", "main", "--split", "tset"], "--split"),
     (["eval", "shapes", "--model", "Qwen/never-fetched", "--revision", "main"], "ladder fetch"),
     (["tiny", "qwen4_vl", "--out", "x"], "unknown family"),
+    (["export-lm-eval", "x"], "ladder fetch"),  # production, the default of every command: datasets not fetched
+    (["export-lm-eval", "x", "--profile", "prodution"], "unknown protocol profile"),
 ])
 def test_eval_and_tiny_mistakes_exit_2_with_the_reason(empty_data_dir, args, says):
     assert says in one_line_error(args)

@@ -99,7 +99,7 @@ def test_image_constraints_satisfy_the_declared_ranges():
             name, _, version = line.partition("==")
             pins[name.lower().replace("_", "-")] = version
     declared = PYPROJECT["project"]["dependencies"] + [
-        r for extra in ("web", "test", "ray") for r in PYPROJECT["project"]["optional-dependencies"][extra]]
+        r for extra in ("web", "test", "ray", "lm-eval") for r in PYPROJECT["project"]["optional-dependencies"][extra]]
     checked = 0
     for text in declared:
         req = Requirement(text)

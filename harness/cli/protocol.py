@@ -124,23 +124,30 @@ def _eval_inputs(task_name: str, model: str, revision: str | None, split: str):
 @app.command("export-lm-eval", rich_help_panel=PANEL)
 def export_lm_eval_cmd(
     out: Annotated[Path, typer.Argument(help="Include path to write the lm-eval tasks under.")],
-    profile: Annotated[str, typer.Option(help="Protocol profile: its tasks, splits and answer length.")] = "demo",
+    profile: ProfileOpt = "production",
     data: DataOpt = None,
 ) -> None:
-    """Write each task's test split as an lm-eval task (scored by our scorer), for `lm_eval --include_path OUT`."""
+    """Write each task's test split as an lm-eval task (scored by a copy of our scorer, so the folder needs only
+    lm-eval, and can be moved), for `lm_eval --include_path OUT`."""
     from harness.config import get_protocol
     from harness.lmeval import export_task
+    from harness.registry import UnknownNameError
     from harness.stages.common import protocol_splits
     from harness.tasks import get_task
 
-    protocol = get_protocol(profile)
+    try:
+        protocol = get_protocol(profile)
+    except (UnknownNameError, ValueError) as err:
+        bad_input(str(err).splitlines()[0])
     for name in protocol.tasks:
         task = get_task(name)
-        test = protocol_splits(task, task.items(path=data), protocol)["test"]
+        items = with_progress(True, lambda _, task=task: task.items(path=data), "nothing more was exported.")
+        test = protocol_splits(task, items, protocol)["test"]
         path = export_task(test, name, protocol.profile, out, max_gen_toks=protocol.eval_max_new_tokens)
         console.print(f"{escape(name)}: {len(test)} test items -> {escape(str(path))}")
-    console.print(f"run: lm_eval --model hf-multimodal --model_args pretrained=MODEL --apply_chat_template "
-                  f"--include_path {escape(str(out))} --tasks <name>")
+    console.print(f"run (pip install 'verifier-ladder[lm-eval]' or lm-eval alone): lm_eval --model hf-multimodal "
+                  f"--model_args pretrained=MODEL --apply_chat_template --include_path {escape(str(out))} "
+                  "--tasks <name>")
 
 
 @app.command("demo", rich_help_panel=PANEL)

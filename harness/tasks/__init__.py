@@ -12,7 +12,7 @@ from typing import Any
 from harness.tasks import blink, mathvista, mmmu, shapes  # noqa: F401  (importing a task module registers it)
 from harness.tasks.base import HubSource, Item, Task
 from harness.tasks.registry import TASKS, register_task
-from harness.tasks.scoring import Score
+from harness.tasks.scorers.common import Score
 
 
 def get_task(name: str, **options: Any) -> Task:

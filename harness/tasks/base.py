@@ -7,16 +7,18 @@ database.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.tasks.scoring import Score
+from harness.tasks.scorers.common import Score
 from harness.tasks.splits import SplitName, SplitSpec, assign_splits
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ class Task(ABC):
     """A benchmark: its source, how a hub row becomes an :class:`Item`, and how to score it."""
 
     name: ClassVar[str]
+    #: The module of :mod:`harness.tasks.scorers` whose ``score(response, row)`` decides correctness. That package
+    #: is standard-library only, so ``ladder export-lm-eval`` ships it beside an exported task.
+    scorer: ClassVar[str]
     source: HubSource | None  # set on the class; an instance may narrow its configs
     id_field: ClassVar[str]
     split_spec: ClassVar[SplitSpec] = SplitSpec()
@@ -98,9 +103,9 @@ class Task(ABC):
     def to_item(self, row: Mapping[str, Any]) -> Item:
         """Build an item from one hub row."""
 
-    @abstractmethod
     def score(self, response: str, row: Mapping[str, Any]) -> Score:
         """Decide whether ``response`` answers ``row`` correctly, as the official code would."""
+        return scorer_module(self.scorer).score(response, row)
 
     def rows(self, path: str | Path | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Rows in the hub schema, from the hub (``path=None``) or a local copy of the hub layout."""
@@ -118,6 +123,11 @@ class Task(ABC):
 
     def score_item(self, response: str, item: Item) -> Score:
         return self.score(response, item.row)
+
+
+def scorer_module(name: str) -> ModuleType:
+    """The scorer module ``harness.tasks.scorers.<name>``."""
+    return importlib.import_module(f"harness.tasks.scorers.{name}")
 
 
 def strip_images(row: Mapping[str, Any]) -> dict[str, Any]:

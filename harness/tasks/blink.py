@@ -11,8 +11,6 @@ from typing import Any, ClassVar
 
 from harness.tasks.base import HubSource, Item, Task, strip_images
 from harness.tasks.registry import register_task
-from harness.tasks.scorers import blink as scorer
-from harness.tasks.scoring import Score
 
 SUBTASKS: tuple[str, ...] = (
     "Art_Style", "Counting", "Forensic_Detection", "Functional_Correspondence", "IQ_Test", "Jigsaw",
@@ -25,6 +23,7 @@ MAX_IMAGES = 4
 @register_task
 class Blink(Task):
     name: ClassVar[str] = "blink"
+    scorer: ClassVar[str] = "blink"
     source = HubSource(
         repo_id="BLINK-Benchmark/BLINK", revision="main", split="val", configs=SUBTASKS
     )
@@ -45,6 +44,3 @@ class Blink(Task):
             metadata={"sub_task": row.get("sub_task")},
             row=strip_images(row),
         )
-
-    def score(self, response: str, row: Mapping[str, Any]) -> Score:
-        return scorer.score(response, row)

@@ -11,13 +11,12 @@ from typing import Any, ClassVar
 
 from harness.tasks.base import HubSource, Item, Task, strip_images
 from harness.tasks.registry import register_task
-from harness.tasks.scorers import mathvista as scorer
-from harness.tasks.scoring import Score
 
 
 @register_task
 class MathVista(Task):
     name: ClassVar[str] = "mathvista"
+    scorer: ClassVar[str] = "mathvista"
     source = HubSource(repo_id="AI4Math/MathVista", revision="main", split="testmini")
     id_field: ClassVar[str] = "pid"
     size: ClassVar[int] = 1000  # testmini
@@ -39,6 +38,3 @@ class MathVista(Task):
             metadata={"unit": row.get("unit"), **(row.get("metadata") or {})},
             row=strip_images(row),
         )
-
-    def score(self, response: str, row: Mapping[str, Any]) -> Score:
-        return scorer.score(response, row)

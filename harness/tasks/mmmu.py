@@ -14,8 +14,6 @@ from typing import Any, ClassVar
 
 from harness.tasks.base import HubSource, Item, Task, strip_images
 from harness.tasks.registry import register_task
-from harness.tasks.scorers import mmmu as scorer
-from harness.tasks.scoring import Score
 
 SUBJECTS: tuple[str, ...] = (
     "Accounting", "Agriculture", "Architecture_and_Engineering", "Art", "Art_Theory",
@@ -44,6 +42,7 @@ def parse_options(options: Any) -> list[str]:
 @register_task
 class MMMU(Task):
     name: ClassVar[str] = "mmmu"
+    scorer: ClassVar[str] = "mmmu"
     source = HubSource(
         repo_id="MMMU/MMMU", revision="main", split="validation", configs=SUBJECTS
     )
@@ -71,6 +70,3 @@ class MMMU(Task):
             metadata={k: row.get(k) for k in ("subfield", "topic_difficulty", "img_type") if k in row},
             row=strip_images(row),
         )
-
-    def score(self, response: str, row: Mapping[str, Any]) -> Score:
-        return scorer.score(response, row)

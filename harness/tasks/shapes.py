@@ -10,15 +10,13 @@ only ``count``; see ``DEFAULT_KINDS``):
 
 Rows use a small hub-like schema of our own (``id``, ``image``, ``question``, ``options``
 (list), ``answer`` (a letter), ``kind``) and the same prompt layout as MMMU's multiple-choice
-prompt. Scoring follows MMMU's letter parsing (:mod:`harness.tasks.scorers.mmmu`) except that
-nothing is guessed: where MMMU would pick a random letter, shapes counts the response wrong.
+prompt. Scoring: :mod:`harness.tasks.scorers.shapes` (MMMU's letter parsing, nothing guessed).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,8 +24,6 @@ from PIL import Image, ImageDraw
 
 from harness.tasks.base import Item, Task, letter_options, strip_images
 from harness.tasks.registry import register_task
-from harness.tasks.scorers import mmmu as mmmu_scorer
-from harness.tasks.scoring import Score
 from harness.tasks.splits import SplitSpec
 
 KINDS = ("count", "colour", "position")
@@ -100,6 +96,7 @@ class Shapes(Task):
     """``Shapes(n_items=..., seed=..., kinds=...)``; the defaults are the protocol's."""
 
     name: ClassVar[str] = "shapes"
+    scorer: ClassVar[str] = "shapes"
     source = None
     id_field: ClassVar[str] = "id"
     # 3200 items: audit 200, test 1200 (enough to see a 3-point effect), train 1800.
@@ -138,15 +135,3 @@ class Shapes(Task):
             metadata={"kind": row["kind"]},
             row=strip_images(row),
         )
-
-    def score(self, response: str, row: Mapping[str, Any]) -> Score:
-        as_mmmu = {
-            "id": row["id"],
-            "question_type": "multiple-choice",
-            "options": repr(list(row["options"])),
-            "answer": row["answer"],
-        }
-        result = mmmu_scorer.score(response, as_mmmu)
-        if result.fallback:
-            return replace(result, correct=False, parsed=None, method="unparsed")
-        return result

@@ -89,7 +89,7 @@ Departures from the official pipeline
   reproducible anyway (a remote model). ``detail["official_deterministic"]`` is ``False`` and
   ``method`` starts with ``det_`` (or is ``unparsed``) for these decisions.
 - Stage 1 deliberately sees the raw string, not ``clean_text`` (the convention stated in
-  :mod:`harness.tasks.scoring`), because a zero-width character changes the official decision:
+  :mod:`harness.tasks.scorers.common`), because a zero-width character changes the official decision:
   ``"(A)\\u200b"`` is not a choice token officially. Cleaning happens only in stage 2.
 - Every non-``str`` response is treated like ``None`` (``official_error``); officially ``bytes``
   would not raise and would reach the GPT branch.
@@ -105,7 +105,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from harness.tasks.scoring import Score, clean_text, squash_ws
+from .common import Score, clean_text, squash_ws
 
 LETTERS = "ABCDE"
 # Longer responses do not fit GPT-3.5-turbo's 16,385-token context (about four characters a token).

@@ -103,7 +103,7 @@ Stage 3: official normalisation and comparison, reproduced exactly
 - Multi-choice: the extraction is stripped; the first ``(x)`` (one ASCII letter) in it replaces
   it, upper-cased; a letter ``A``, ``B``, ... within the number of choices selects that choice;
   anything else selects the choice at the smallest Levenshtein distance (first on a tie, as
-  ``list.index(min(...))``), computed with ``rapidfuzz`` (same metric as ``python-Levenshtein``).
+  ``list.index(min(...))``), computed by ``common.edit_distance`` (same metric as ``python-Levenshtein``).
   So ``"b"`` is not a letter there, and an extraction equal to a choice text that contains ``(x)``
   (e.g. ``"f(x)"``) is turned into the letter ``X`` first: both official quirks kept.
 - ``integer``: ``str(int(float(x)))`` (``"3.7"`` -> ``"3"``), ``None`` where that raises
@@ -123,7 +123,7 @@ Departures from the official pipeline
   reproducible anyway (a remote model). ``method`` starts with ``det_`` for those decisions.
   Stage 2 reads at most the last 50,000 characters (a megabyte would not fit GPT's prompt either).
 - Stages 1 and 3 deliberately see the raw strings, not ``clean_text`` (the convention stated in
-  :mod:`harness.tasks.scoring`), because cleaning would change official decisions: officially
+  :mod:`harness.tasks.scorers.common`), because cleaning would change official decisions: officially
   ``The answer is "5\\u200b".`` normalises to ``None``. Cleaning happens only in stage 2.
 - A non-``str`` response is converted with ``str()``; ``None`` counts as ``""``.
 - Where the official code raises, this returns a wrong score instead: a multi-choice row with
@@ -141,9 +141,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rapidfuzz.distance import Levenshtein
-
-from harness.tasks.scoring import Score, clean_text, squash_ws
+from .common import Score, clean_text, edit_distance, squash_ws
 
 OFFICIAL_REPO = "lupantech/MathVista"
 OFFICIAL_COMMIT = "53d525874bdde205128e6b160b7357a88277d479"
@@ -218,7 +216,7 @@ def _normalize_choice(extraction: str, choices: list[Any]) -> tuple[Any, dict[st
         return choices[ord(text) - ord("A")], {"normalization": "letter", "letter": text}
     best_i, best_d = 0, None
     for i, choice in enumerate(choices):
-        d = Levenshtein.distance(text, choice if isinstance(choice, str) else str(choice))
+        d = edit_distance(text, choice if isinstance(choice, str) else str(choice))
         if best_d is None or d < best_d:
             best_i, best_d = i, d
     return choices[best_i], {"normalization": "nearest_choice", "distance": best_d}

@@ -85,7 +85,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.tasks.scoring import Score
+from .common import Score
 
 __all__ = [
     "OFFICIAL_COMMIT",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.tasks.scorers.blink import score
-from harness.tasks.scoring import Score
+from harness.tasks.scorers.common import Score
 
 GOLDEN = Path(__file__).parent / "data" / "blink_official.jsonl"
 

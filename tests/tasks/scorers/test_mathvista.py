@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.tasks.scorers.common import Score
 from harness.tasks.scorers.mathvista import _quick_extract, score
-from harness.tasks.scoring import Score
 
 GOLDEN = Path(__file__).parent / "data" / "mathvista_official.jsonl"
 

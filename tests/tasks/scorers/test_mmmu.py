@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from harness.tasks.scorers import mmmu
-from harness.tasks.scoring import Score
+from harness.tasks.scorers.common import Score
 
 DATA = Path(__file__).parent / "data" / "mmmu_official.jsonl"
 RANDOM = "RANDOM"

@@ -2,6 +2,10 @@
 
 Scorers are pure functions ``score(response, row) -> Score``: no models, no I/O, and they
 never raise on any string. ``row`` is a row in the hub dataset's own schema.
+
+The :mod:`harness.tasks.scorers` package imports only the standard library and itself (relative imports;
+``rapidfuzz`` optionally, for speed), so ``ladder export-lm-eval`` copies it verbatim beside an exported task and
+lm-eval scores with the same code without ``harness`` installed (``tests/tasks/scorers/test_standalone.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+try:
+    from rapidfuzz.distance.Levenshtein import distance as _fast_distance
+except ImportError:  # an lm-eval export run without the harness's dependencies
+    _fast_distance = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +78,24 @@ _WS = re.compile(r"\s+")
 def squash_ws(text: str) -> str:
     """Collapse runs of white space to one space and strip the ends."""
     return _WS.sub(" ", text).strip()
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (unit insert, delete and substitute costs), as ``python-Levenshtein`` computes it.
+
+    ``rapidfuzz`` computes it where installed (always with the harness); the standard-library dynamic programme
+    below gives the same number where it is not (an lm-eval export run without the harness's dependencies).
+    """
+    return _fast_distance(a, b) if _fast_distance is not None else _edit_distance(a, b)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
