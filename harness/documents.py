@@ -130,6 +130,7 @@ class AuditResult(BaseModel):
                                  "rubric_accuracy": g.rubric_accuracy.value, "verdict": g.verdict,
                                  "decisive": g.decisive} for g in self.gate},
             "blocked": self.blocked,
+            "item_limit": self.provenance.item_limit,
             "metrics": m.model_dump(),
             "students": [s.model_dump() for s in self.students],
             "cost": self.cost.model_dump(mode="json"),
@@ -282,12 +283,18 @@ class RunResult(BaseModel):
     tasks: list[TaskOutcome]
 
     @property
+    def item_limit(self) -> int | None:
+        """N when the run used only the first N items of each split (a partial result, never stored)."""
+        return next((t.audit.provenance.item_limit for t in self.tasks), None)
+
+    @property
     def status(self) -> Status:
         return run_status({"tasks": [{"students": [{"status": s.status} for s in t.students]} for t in self.tasks]})
 
     def summary(self) -> dict:
         return {
             "run_id": self.run_id, "status": self.status, "protocol_profile": self.protocol_profile,
+            "item_limit": self.item_limit,
             "tasks": {t.task: {"audit": t.audit.summary(),
                                "students": {s.student: s.summary() for s in t.students}} for t in self.tasks},
         }

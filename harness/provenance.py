@@ -30,6 +30,9 @@ class Provenance(BaseModel):
     seeds: dict[str, int] = Field(default_factory=dict)
     hardware: dict[str, Any] = Field(default_factory=dict)
     config_digest: str | None = Field(default=None, description="Hash of manifest + protocol.")
+    item_limit: int | None = Field(default=None, exclude_if=lambda v: v is None, description="Set on a partial "
+                                   "result: only the first N items of each split were used (`--limit N`); absent "
+                                   "from a whole one.")
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 

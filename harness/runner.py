@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from harness.stages.common import LazyStudent, baseline_path, protocol_splits, s
 from harness.stages.evaluate import load_or_evaluate
 from harness.stages.students import resolve_student
 from harness.submission import Manifest
-from harness.tasks import check_tasks, get_task
+from harness.tasks import chosen_tasks, get_task
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +45,21 @@ def _load(path: Path, model: type[BaseModel]):
 
 
 def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Settings, data_path: Path | None = None,
-                 progress: Progress | None = None, jobs: int = 1) -> RunResult:
-    """Audit, then every (student, training seed) self-DPO run and its evaluation, on every task.
+                 progress: Progress | None = None, jobs: int = 1, tasks: Sequence[str] | None = None) -> RunResult:
+    """Audit, then every (student, training seed) self-DPO run and its evaluation, on every task (or on ``tasks``,
+    some of the protocol's: each task's outcome is the one the whole run gives, and the store adds them up).
 
     ``jobs`` > 1 runs that many seed runs at once, each in its own process (on a CPU machine: one per core;
     each process then uses its share of the cores' threads). A seed's numbers do not depend on ``jobs``
     beyond the thread count: every run loads the frozen student and seeds its own generators.
     """
-    check_tasks(protocol.tasks)
+    names = chosen_tasks(protocol, tasks)
     rid = run_id(manifest, protocol)
     root = settings.data_dir / "runs" / rid
-    tasks = []
+    outcomes = []
     with SeedRunner(jobs) as seed_runner:
         ctx = _Run(manifest, protocol, settings, data_path, root, seed_runner, progress)
-        for task_name in protocol.tasks:
+        for task_name in names:
             audit_path = root / task_name / "audit.json"
             audit = _load(audit_path, AuditResult)
             if audit is None:
@@ -66,8 +68,9 @@ def run_protocol(manifest: Manifest, protocol: ProtocolConfig, settings: Setting
             else:
                 logger.info("%s: audit already done, reusing it", task_name)
             students = [_student(ctx, task_name, student, audit) for student in protocol.students]
-            tasks.append(TaskOutcome(task=task_name, audit=audit, students=students))
-    return RunResult(run_id=rid, protocol_profile=protocol.profile, protocol_digest=protocol.digest(), tasks=tasks)
+            outcomes.append(TaskOutcome(task=task_name, audit=audit, students=students))
+    return RunResult(run_id=rid, protocol_profile=protocol.profile, protocol_digest=protocol.digest(), tasks=outcomes)
+
 
 
 @dataclass(frozen=True)
@@ -133,16 +136,18 @@ def aggregate(failed: StudentOutcome, seeds: list[SeedOutcome], before: list[boo
                                      "silent_regression": loss_fell and delta.ci_high < 0})
 
 
-def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions | None = None) -> Plan:
-    """What a run will do: judgment and item counts, and the GPU-hours they take
+def plan(manifest: Manifest, protocol: ProtocolConfig, assumptions: Assumptions | None = None,
+         tasks: Sequence[str] | None = None) -> Plan:
+    """What a run (of ``tasks``, default all) will do: judgment and item counts, and the GPU-hours they take
     (:mod:`harness.estimate`; no model or data is loaded)."""
     from harness.tasks.splits import assign_splits
 
-    tasks = []
-    for name in protocol.tasks:
+    names, tasks = chosen_tasks(protocol, tasks), []
+    for name in names:
         task = get_task(name)
         n = task.planned_items()
-        split = assign_splits([str(i) for i in range(n)], task.split_spec)
+        split = {k: v[:protocol.item_limit] for k, v in assign_splits([str(i) for i in range(n)],
+                                                                      task.split_spec).items()}
         audit_n = min(protocol.audit.size, len(split["audit"]))
         cfg = protocol.selfdpo
         prompts = min(cfg.prompts_per_round, len(split["train"]))

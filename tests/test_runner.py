@@ -184,3 +184,18 @@ def test_dry_run_prints_the_plan_without_running(demo_settings):
     (t,) = plan["tasks"]
     assert t["audit_judgments"] == 200 * 8 * 2 and t["test_items"] == 1200
     assert plan["stages"] == ["audit", "selfdpo", "evaluate"]
+
+
+def test_dry_run_plans_only_the_chosen_tasks_and_the_first_n_items(demo_settings):
+    args = ["run", STRONG, "--profile", "production", "--dry-run", "--json"]
+    res = runner.invoke(app, [*args, "--tasks", "mmmu, blink", "--limit", "50"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert [t["task"] for t in plan["tasks"]] == ["mmmu", "blink"]
+    assert all(t["audit_items"] == 50 and t["test_items"] == 50 and t["selfdpo_prompts"] <= 50 for t in plan["tasks"])
+    whole = json.loads(runner.invoke(app, args).stdout)
+    assert [t["task"] for t in whole["tasks"]] == ["mathvista", "mmmu", "blink"]
+    assert whole["estimate"]["gpu_hours"] > plan["estimate"]["gpu_hours"]
+    for tasks, says in (("mmmu,shapes", "not in protocol profile"), ("mmu", "Did you mean"), (",", "not in")):
+        res = runner.invoke(app, [*args, "--tasks", tasks])
+        assert res.exit_code == 2 and says in " ".join(res.output.split()), res.output

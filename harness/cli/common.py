@@ -53,6 +53,8 @@ ProfileOpt = Annotated[str, typer.Option(help="Protocol profile: production or d
 DataOpt = Annotated[Path | None, typer.Option(help="Local copy of the task's dataset in the hub layout.")]
 OutputOpt = Annotated[Path | None, typer.Option(help="Folder to write results.json (the result document), its "
                                                    "JSON Schema and samples_<task>.jsonl (every judgment) to.")]
+TasksOpt = Annotated[str | None, typer.Option("--tasks", help="Comma-separated tasks (default: every task of the "
+                                                              "profile).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.", metavar="")]
 
 
@@ -85,6 +87,11 @@ def echo_json(doc) -> None:
 def bad_input(message: str):
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``a, b`` -> ``["a", "b"]`` (None stays None: the default)."""
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
 def load_inputs(submission: Path, profile: str):

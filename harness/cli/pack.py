@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DataOpt, JsonFlag, ProfileOpt, app, bad_input, console, echo_json, with_progress
+from harness.cli.common import (
+    DataOpt,
+    JsonFlag,
+    ProfileOpt,
+    TasksOpt,
+    app,
+    bad_input,
+    console,
+    echo_json,
+    split_names,
+    with_progress,
+)
 from harness.config.stages import HUB_PACK_PATTERN
 
 pack_app = typer.Typer(help="Audit packs: the frozen students' audit candidates and baselines, shareable.",
@@ -46,8 +57,6 @@ def _hub_snapshot(spec: str) -> Path:
                            f"({type(err).__name__}); {FETCH_HINT}") from err
 
 
-TasksOpt = Annotated[str | None, typer.Option("--tasks", help="Comma-separated tasks (default: every task of the "
-                                                              "profile).")]
 
 
 @pack_app.command("build")
@@ -69,14 +78,11 @@ def build_cmd(
     from harness.registry import UnknownNameError
     from harness.settings import get_settings
     from harness.stages.pack import build_pack
-    from harness.tasks import check_tasks
+    from harness.tasks import chosen_tasks
 
     try:
         protocol = get_protocol(profile)
-        names = [t.strip() for t in tasks.split(",")] if tasks else list(protocol.tasks)
-        check_tasks(names)
-        if unknown := [t for t in names if t not in protocol.tasks]:
-            raise ValueError(f"tasks {unknown} are not in protocol profile {profile!r} ({', '.join(protocol.tasks)})")
+        names = chosen_tasks(protocol, split_names(tasks))
         pack = with_progress(as_json, lambda progress: build_pack(protocol, get_settings(), out, names, embed_images,
                                                                   data, name, progress),
                              "nothing was written; the sampled candidates are cached, run again to go on.")

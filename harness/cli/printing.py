@@ -13,6 +13,8 @@ def print_audit(result) -> None:
     m = result.metrics
     v = result.verifier
     badge = " [simulated]" if v.simulated else ""
+    if result.provenance.item_limit is not None:
+        badge += f" [partial: first {result.provenance.item_limit} items]"
     table = Table(title=escape(f"Rubric audit: {v.name} {v.release}{badge} on {result.task}"))
     table.add_column("metric")
     table.add_column("value")
@@ -90,7 +92,8 @@ def print_run_table(results) -> None:
         students = [s.student for s in rows[0][1].students]
         table = Table("verifier", "rubric acc [95% CI] (n)",
                       *[f"{s}: gate, seed-mean delta [95% CI, items x seeds] (n); per seed" for s in students],
-                      "silent regression", "judgments", title=f"{task}: verifiers ranked by rubric accuracy")
+                      "silent regression", "judgments", title=f"{task}: verifiers ranked by rubric accuracy" + (
+                          f" [partial: first {rows[0][0].item_limit} items]" if rows[0][0].item_limit else ""))
         for _, t in sorted(rows, key=lambda rt: -rt[1].audit.metrics.rubric_accuracy.value):
             ra = t.audit.metrics.rubric_accuracy
             cells = []

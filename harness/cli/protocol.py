@@ -19,6 +19,7 @@ from harness.cli.common import (
     ManifestArg,
     OutputOpt,
     ProfileOpt,
+    TasksOpt,
     app,
     bad_input,
     check_egress,
@@ -29,6 +30,7 @@ from harness.cli.common import (
     masked,
     permit_local_endpoints,
     progress_bar,
+    split_names,
     with_progress,
 )
 from harness.cli.outputs import write_outputs
@@ -243,6 +245,15 @@ def audit_record(manifest, protocol, audit):
 
 NoStore = Annotated[bool, typer.Option("--no-store", help="Do not record the result in the results store (by default "
                                                           "it lands on the leaderboard).", metavar="")]
+Limit = Annotated[int | None, typer.Option(min=1, help="Use only the first N items of each split: a quick try-out "
+                                                   "whose result is marked partial and never stored or ranked.")]
+
+
+def _keep(result, no_store: bool, limit: int | None, as_json: bool) -> bool:
+    """Whether to record ``result`` in the store: not with --no-store, never a partial (--limit) one (said why)."""
+    if limit is not None and not no_store and not as_json:
+        console.print(f"Partial result (first {limit} items of each split): not stored, never ranked.")
+    return not no_store and limit is None
 
 
 @app.command("audit", rich_help_panel=PANEL)
@@ -260,6 +271,7 @@ def audit_cmd(
     pack: Annotated[str | None, typer.Option(help="Audit from this audit pack (a folder, or a hub dataset "
                                                   "owner/name@revision): no student is loaded.")] = None,
     no_store: NoStore = False,
+    limit: Limit = None,
 ) -> None:
     """Stage 1: the rubric audit of one verifier on one task, with the gate verdict per student.
 
@@ -275,6 +287,7 @@ def audit_cmd(
 
     permit_local_endpoints(allow_local_endpoints)
     manifest, protocol = load_inputs(submission, profile)
+    protocol = protocol.limited(limit)
     check_egress(manifest)
     if task_name not in protocol.tasks:
         bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
@@ -295,7 +308,8 @@ def audit_cmd(
                             "nothing partial was written; run again to resume.")
     if output is not None:
         write_outputs(output, result, {result.task: result.verdicts_path})
-    stored = None if no_store else store_result(manifest, protocol, audit_record(manifest, protocol, result), settings)
+    stored = store_result(manifest, protocol, audit_record(manifest, protocol, result), settings) \
+        if _keep(result, no_store, limit, as_json) else None
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:
@@ -327,12 +341,17 @@ def run_cmd(
     allow_local_endpoints: AllowLocalEndpoints = False,
     output: OutputOpt = None,
     no_store: NoStore = False,
+    limit: Limit = None,
+    tasks: TasksOpt = None,
 ) -> None:
     """The whole protocol for one submission: audit, self-DPO of both students, exact-match eval.
 
     Finished stages are kept under $LADDER_DATA_DIR/runs/: run the same command again after an
     interruption and it resumes from the last finished stage. A succeeded run is recorded in the
     results store (as `ladder demo` and the workers do), so `ladder serve` and `ladder compare` see it.
+    --tasks a,b runs some of the profile's tasks: each task's outcome is the whole run's, and runs of the
+    other tasks of the same submission add up with it in the store. --limit N is a try-out on the first N
+    items of each split: marked partial, never stored.
     Exit codes as for `ladder audit`; 1 when a stage failed (the reason is in the result).
     """
 
@@ -341,23 +360,25 @@ def run_cmd(
 
     permit_local_endpoints(allow_local_endpoints)
     manifest, protocol = load_inputs(submission, profile)
+    protocol = protocol.limited(limit)
+    names = run_tasks(protocol, tasks)
     if not dry_run:
         check_egress(manifest)
     if dry_run:
         try:
-            p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens))
+            p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens), names)
         except ValueError as err:  # e.g. a task that declares no size
             bad_input(str(err))
         echo_json(p) if as_json else typer.echo(plan_text(p))
         return
     settings = get_settings()
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
-                                                                    progress=progress, jobs=jobs),
+                                                                    progress=progress, jobs=jobs, tasks=names),
                             "finished stages are kept; run again to resume.")
     if output is not None:
         write_outputs(output, result, {t.task: t.audit.verdicts_path for t in result.tasks})
-    stored = store_result(manifest, protocol, result, settings) if result.status == "succeeded" and not no_store \
-        else None
+    stored = store_result(manifest, protocol, result, settings) \
+        if result.status == "succeeded" and _keep(result, no_store, limit, as_json) else None
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:
@@ -367,6 +388,19 @@ def run_cmd(
                           "`ladder serve` shows it.")
     if result.status != "succeeded":
         raise typer.Exit(1)
+
+
+def run_tasks(protocol, tasks: str | None) -> list[str]:
+    """The tasks ``--tasks`` names (all of the protocol's by default), or exit 2 naming the wrong one."""
+    from harness.registry import UnknownNameError
+    from harness.tasks import chosen_tasks
+
+    try:
+        return chosen_tasks(protocol, split_names(tasks))
+    except UnknownNameError as err:
+        bad_input(str(err).splitlines()[0].strip("'\""))
+    except ValueError as err:
+        bad_input(str(err))
 
 
 def assumptions(gpu: str | None, rates: Path | None, answer_tokens: int | None):

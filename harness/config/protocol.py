@@ -59,6 +59,9 @@ class ProtocolConfig(Strict):
     split_seed: int = Field(default=0, description="Seed of the audit/train/test split.")
     eval_max_new_tokens: int = Field(default=16, ge=1, description="Longest greedy answer in evaluation.")
     rubric_template: str = Field(default=DEFAULT_RUBRIC, description="Default rubric prompt (Jinja2).")
+    item_limit: int | None = Field(default=None, ge=1, description="Use only the first N items of each split (audit, "
+                                   "train, test) of every task: a try-out (`--limit N`). Its results are partial: "
+                                   "marked so, under another digest, and never stored or ranked.")
 
     @model_validator(mode="after")
     def _check(self) -> ProtocolConfig:
@@ -71,15 +74,21 @@ class ProtocolConfig(Strict):
 
     def digest(self) -> str:
         """A short hash of the whole configuration: the cache key of everything it determines. A protocol without an
-        audit pack hashes as before packs existed, so caches and stored results keep their keys."""
+        audit pack or an item limit hashes as before those existed, so caches and stored results keep their keys."""
         data = self.model_dump(mode="json")
         if data["audit"]["pack"] is None:
             del data["audit"]["pack"]
+        if data["item_limit"] is None:
+            del data["item_limit"]
         return digest(data, 16)
 
     def without_pack(self) -> ProtocolConfig:
-        """This protocol with the students sampled (the one an audit pack is built under)."""
-        return self.model_copy(update={"audit": self.audit.model_copy(update={"pack": None})})
+        """This protocol with the students sampled and no item limit (the one an audit pack is built under)."""
+        return self.model_copy(update={"audit": self.audit.model_copy(update={"pack": None}), "item_limit": None})
+
+    def limited(self, n: int | None) -> ProtocolConfig:
+        """This protocol on the first ``n`` items of each split (None: all of them), validated."""
+        return self.model_validate({**self.model_dump(), "item_limit": n})
 
     def student(self, name: str) -> StudentConfig:
         for s in self.students:

@@ -134,7 +134,7 @@ def _candidates(protocol: ProtocolConfig, task: Task, settings: Settings, data_p
         if not pack.info.embedded_images:
             raise
         audit = None
-    items = pack_items(pack, task, audit)
+    items = pack_items(pack, task, audit, protocol.item_limit)
     return items, prepared_from_pack(pack, protocol, task, items)
 
 
@@ -208,5 +208,5 @@ def _provenance(manifest: Manifest, protocol: ProtocolConfig, task: Task, per_st
                   **({"audit_pack": protocol.audit.pack.model_dump()} if protocol.audit.pack else {})},
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
-        hardware=hardware(), config_digest=config_digest,
+        hardware=hardware(), config_digest=config_digest, item_limit=protocol.item_limit,
     )

@@ -33,11 +33,12 @@ def submission_rubric(manifest: Manifest, protocol: ProtocolConfig) -> Iterator[
 
 
 def protocol_splits(task: Task, items: Sequence[Item], protocol: ProtocolConfig) -> dict[str, list[Item]]:
-    """The task's audit (cut to the protocol's audit size), train and test items under the protocol's split."""
+    """The task's audit (cut to the protocol's audit size), train and test items under the protocol's split, each cut
+    to the protocol's item limit (``--limit``) when it has one."""
     split = task.splits([it.id for it in items], seed=protocol.split_seed)
     by_id = {it.id: it for it in items}
     split["audit"] = split["audit"][:protocol.audit.size]
-    return {name: [by_id[i] for i in ids] for name, ids in split.items()}
+    return {name: [by_id[i] for i in ids[:protocol.item_limit]] for name, ids in split.items()}
 
 
 def student_ident(name: str, ref: ModelRef, settings: Settings) -> dict:

@@ -14,10 +14,11 @@ from harness.tasks import Item, Task
 Prepared = tuple[dict, list[list[Candidate]], EvalResult]
 
 
-def pack_items(pack: AuditPack, task: Task, audit: list[Item] | None) -> list[Item]:
-    """The audit items in the pack's order: the task's own (checked against the pack's identities), or, from a
-    pack with embedded images and no dataset at hand, rebuilt from the pack."""
-    rows = pack.rows("items", task.name)
+def pack_items(pack: AuditPack, task: Task, audit: list[Item] | None, limit: int | None = None) -> list[Item]:
+    """The audit items in the pack's order (its first ``limit``, as the protocol's item limit cuts the audit split):
+    the task's own (checked against the pack's identities), or, from a pack with embedded images and no dataset at
+    hand, rebuilt from the pack."""
+    rows = pack.rows("items", task.name)[:limit]
     if audit is None:
         images = pack.images(task.name)
         return [Item(task=task.name, id=r["item_id"], images=images[r["item_id"]], question=r["question"],

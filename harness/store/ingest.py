@@ -3,10 +3,10 @@
 Input is JSON only: the run document (``RunResult.model_dump(mode="json")``, parsed back with
 :class:`harness.documents.RunResult` to derive the rows; a schema-1 document by :mod:`harness.store.legacy`) and its
 per-item rows (audit verdicts and eval predictions, read from the run's artifacts by :mod:`harness.results`).
-Ingesting the same document twice changes nothing; a different document for a submission that already has one is
-refused, so a stored result is never silently replaced. One exception, an upgrade that loses nothing: an audit-only
-record (``ladder audit``: tasks without students) is completed by later audits of other tasks and replaced by the
-whole run of the same submission, whose audits it holds.
+Ingesting the same document twice changes nothing. A submission's results add up task by task and lose nothing
+(:func:`merge`): an audit-only record (``ladder audit``: tasks without students) is completed by audits and runs of
+other tasks and by the run of the same task; ``ladder run --tasks`` results of one submission add up to the whole
+run; a different outcome for a task already stored is refused, so a stored result is never silently replaced.
 """
 
 from __future__ import annotations
@@ -38,6 +38,16 @@ class ResultConflict(RuntimeError):
     def __init__(self, message: str, submission_id: int) -> None:
         super().__init__(message)
         self.submission_id = submission_id
+
+
+class PartialResult(ValueError):
+    """A result of a run on the first N items only (``--limit``): never stored, so never ranked."""
+
+
+def partial(document: dict) -> int | None:
+    """The item limit a result document was made under, or None for a whole result."""
+    return next((((t.get("audit") or {}).get("provenance") or {}).get("item_limit")
+                 for t in document.get("tasks") or []), None)
 
 
 def json_safe(value: Any) -> Any:
@@ -119,47 +129,67 @@ def audit_only(document: dict) -> bool:
     return bool(tasks) and all(not t.get("students") for t in tasks)
 
 
-def _audits(document: dict) -> dict[str, Any]:
-    """task -> the audit's metrics (timings and dates, which differ between two runs of one audit, left out)."""
-    return {t.get("task"): (t.get("audit") or {}).get("metrics") for t in document.get("tasks") or []}
+def _student_outcome(s: dict) -> Any:
+    """What two runs of one student must agree on (timings, dates and file paths left out)."""
+    return (s.get("status"), s.get("baseline"), s.get("delta"), s.get("silent_regression"), s.get("loss_fell"),
+            [(r.get("seed"), r.get("status"), r.get("post"), r.get("delta")) for r in s.get("seeds") or []])
 
 
-def _agree(a: dict, b: dict) -> bool:
-    """The tasks both documents audit have the same metrics in both."""
-    x, y = _audits(a), _audits(b)
-    return all(x[t] == y[t] for t in x.keys() & y.keys())
+def _metrics(t: dict) -> Any:
+    return (t.get("audit") or {}).get("metrics")
 
 
-def _upgrade(stored: dict, incoming: dict) -> dict | None:
-    """What to store when ``incoming`` meets ``stored`` for the same submission: ``stored`` (nothing changes), a
-    document that replaces it (an audit-only record completed or superseded), or None (a conflict)."""
-    if not _agree(stored, incoming):
+def _task_outcome(t: dict) -> Any:
+    return _metrics(t), {s.get("student"): _student_outcome(s) for s in t.get("students") or []}
+
+
+def merge(stored: dict, incoming: dict) -> tuple[dict, set[str]] | None:
+    """What to store when ``incoming`` meets ``stored`` for the same submission, task by task, and which tasks come
+    from ``incoming``; None for a conflict. A task only one holds is kept; an audit-only task (``ladder audit``) is
+    completed by the same task's run, whose audit must agree; a task both ran must have the same outcome (a resumed
+    run: the same numbers, other timings), and the stored one stays. So ``ladder run --tasks a`` then ``--tasks b``
+    add up to the whole run, and nothing stored is ever replaced by different numbers."""
+    if stored.get("schema_version") != incoming.get("schema_version"):
         return None
-    if audit_only(incoming):
-        if not audit_only(stored):
-            return stored if _audits(incoming).keys() <= _audits(stored).keys() else None  # the run holds them
-        new = [t for t in incoming["tasks"] if t.get("task") not in _audits(stored)]
-        return {**stored, "tasks": stored["tasks"] + new} if new else stored
-    if audit_only(stored) and _audits(stored).keys() <= _audits(incoming).keys():
-        return incoming  # the whole run, whose audits the stored record holds
-    return None
+    old = {t.get("task"): t for t in stored.get("tasks") or []}
+    merged, taken = dict(old), set()
+    for t in incoming.get("tasks") or []:
+        name, before = t.get("task"), old.get(t.get("task"))
+        if before is not None:
+            if _metrics(before) != _metrics(t) or (
+                    t.get("students") and before.get("students") and _task_outcome(before) != _task_outcome(t)):
+                return None
+            if not t.get("students") or before.get("students"):
+                continue  # held already
+        merged[name] = t  # a new task, or the run of an audit-only one
+        taken.add(name)
+    if not taken:
+        return stored, taken
+    if taken == set(merged):
+        return incoming, taken
+    return {**stored, "tasks": list(merged.values())}, taken
 
 
-def _drop(session: Session, submission_id: int, keep_items: bool) -> None:
-    """Delete a submission's document and derived rows (inside the caller's transaction), to store its upgrade."""
-    tables = [RunDocument, AuditRow, StudentRow, SeedRow, TrainingPoint]
-    for table in tables + ([] if keep_items else [VerdictRow, PredictionRow]):
+def _drop(session: Session, submission_id: int, tasks: set[str]) -> None:
+    """Delete a submission's document and derived rows, and the item rows of ``tasks`` (inside the caller's
+    transaction), to store its merged document."""
+    for table in [RunDocument, AuditRow, StudentRow, SeedRow, TrainingPoint]:
         session.execute(delete(table).where(table.submission_id == submission_id))
+    for table in [VerdictRow, PredictionRow]:
+        session.execute(delete(table).where(table.submission_id == submission_id, table.task.in_(tasks)))
 
 
 def ingest(session: Session, submission: Submission, document: dict, items: dict[str, Any]) -> bool:
-    """Store ``document`` and its rows for ``submission``; False when exactly this document (or, for an audit-only
-    record, these audits) is already stored.
+    """Store ``document`` and its rows for ``submission``; False when it adds nothing to what is stored.
 
+    A submission that already holds a result gets the two merged task by task (:func:`merge`); a different outcome
+    of a task already stored raises :class:`ResultConflict` and the stored result stays.
     ``items``: ``{"verdicts": [row, ...], "predictions": [row, ...]}`` with the columns of
     :class:`VerdictRow` / :class:`PredictionRow` (minus ``submission_id``). Must run inside the caller's
     transaction, so that the result and the submission's final status commit together.
     """
+    if partial(document) is not None:
+        raise PartialResult(f"a partial result (first {partial(document)} items of each split) is never stored")
     document = json_safe(document)
     items = {kind: [json_safe(r) for r in rows] for kind, rows in items.items()}
     digest = document_hash(document)
@@ -167,19 +197,17 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     if stored is not None:
         if stored.document_hash == digest:
             return False
-        keep = _upgrade(stored.document, document)
-        if keep is None:
+        merged = merge(stored.document, document)
+        if merged is None:
             raise ResultConflict(f"submission {submission.id} already holds result {stored.document_hash[:12]}, "
                                  f"refusing to replace it with {digest[:12]}", submission.id)
-        if keep is stored.document:
+        document, taken = merged
+        if not taken:
             return False
-        merging = audit_only(document)  # new tasks join: the stored tasks' verdicts stay, the new ones are added
-        if merging:
-            known = {t["task"] for t in stored.document["tasks"]}
-            items = {"verdicts": [r for r in items.get("verdicts", []) if r.get("task") not in known]}
-        _drop(session, submission.id, keep_items=merging)
+        items = {kind: [r for r in rows if r.get("task") in taken] for kind, rows in items.items()}
+        _drop(session, submission.id, taken)
         session.flush()
-        document, digest = keep, document_hash(keep)
+        digest = document_hash(document)
     _insert(session, submission.id, document, digest, items)
     return True
 

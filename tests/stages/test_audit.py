@@ -88,6 +88,29 @@ def test_confident_wrong_verifier_has_wrong_pair_directions(demo_settings, tmp_p
     assert good["gated_pair_direction_accuracy"] > 0.8
 
 
+def test_limit_audits_the_first_n_items_marks_the_result_partial_and_never_stores_it(demo_settings, tmp_path,
+                                                                                     monkeypatch):
+    from harness.store import connect
+    from harness.store.queue import listing
+
+    url = f"sqlite:///{tmp_path / 'ladder.db'}"
+    monkeypatch.setenv("LADDER_DATABASE_URL", url)
+    manifest = simulated_manifest(tmp_path, 0.8)
+    code, part = audit_json(manifest, "--limit", "6")
+    assert code == 0, part
+    assert part["n"] == 2 * 6 and part["item_limit"] == 6 and part["provenance"]["item_limit"] == 6
+    assert all(g["baseline_n"] == 6 for g in part["gate"].values()), "baselines on the first 6 test items"
+    assert part["submission_id"] is None
+    res = runner.invoke(app, ["audit", str(manifest), "--task", "shapes", "--profile", "demo", "--limit", "6"])
+    assert "partial: first 6 items" in " ".join(res.output.split()) and "not stored" in res.output
+
+    code, whole = audit_json(manifest)
+    assert code == 0 and whole["item_limit"] is None and "item_limit" not in whole["provenance"]
+    assert whole["provenance"]["protocol_digest"] == get_protocol("demo").digest() != part["provenance"][
+        "protocol_digest"], "a partial result never shares the profile's digest"
+    assert [s.id for s in listing(connect(url), 10)] == [whole["submission_id"]], "the partial audits left nothing"
+
+
 def test_table_output_says_the_gate_in_words(demo_settings, tmp_path):
     res = runner.invoke(app, ["audit", str(simulated_manifest(tmp_path, 0.9)), "--task", "shapes",
                               "--profile", "demo"])

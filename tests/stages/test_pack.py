@@ -65,6 +65,17 @@ def test_an_audit_from_the_pack_matches_the_full_audit_without_loading_a_student
     assert packed["provenance"]["protocol_digest"] != full["provenance"]["protocol_digest"]
 
 
+def test_a_limited_audit_from_the_pack_judges_its_first_items(built, data_env, monkeypatch):
+    no_students(monkeypatch)
+    args = ["audit", STRONG, "--task", "shapes", "--profile", built["profile"], "--pack", str(built["pack"].root)]
+    part = cli_json([*args, "--limit", "5"])
+    assert part["n"] == 2 * 5 and part["item_limit"] == 5 and part["submission_id"] is None
+    assert part["provenance"]["datasets"]["audit_pack"]["digest"] == built["pack"].digest
+    with open(part["verdicts_path"], encoding="utf-8") as fh:
+        judged = {json.loads(line)["item_id"] for line in fh}
+    assert judged == {r["item_id"] for r in built["pack"].rows("items", "shapes")[:5]}
+
+
 def test_a_pack_with_its_images_audits_without_the_dataset(built, data_env, monkeypatch):
     from harness.errors import MissingInput
     from harness.tasks.shapes import Shapes

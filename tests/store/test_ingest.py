@@ -252,3 +252,62 @@ def test_an_audit_only_record_with_other_numbers_is_refused(db_url):
         with pytest.raises(ResultConflict):
             record(engine, m.model_dump(mode="json"), m.digest(), key, doc, its)
     assert counts(engine)["student_results"] == 0 and counts(engine)["audit_results"] == 1
+
+
+def some_tasks_of(doc: dict, items: dict, tasks: list[str]) -> tuple[dict, dict]:
+    """What `ladder run --tasks` records: the run's outcomes of ``tasks`` and their rows; timed on another day."""
+    out = copy.deepcopy(doc)
+    out["tasks"] = [t for t in out["tasks"] if t["task"] in tasks]
+    for t in out["tasks"]:
+        for s in t["students"]:
+            s["wall_seconds"] = 99.0  # another run of the same stages (resumed): other timings, same numbers
+    return out, {kind: [r for r in rows if r["task"] in tasks] for kind, rows in items.items()}
+
+
+def test_runs_of_some_tasks_add_up_to_the_whole_run_and_never_replace_numbers(db_url):
+    """`ladder run --tasks mmmu`, then `--tasks mathvista`: one submission holding both; the whole run (other
+    timings) then changes nothing; a run of a stored task with other numbers is refused and the stored one kept."""
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("by-task")
+    run, run_items = synthetic_run(m, {"mmmu": 0.7, "mathvista": 0.4})
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    put = lambda doc, its: record(engine, m.model_dump(mode="json"), m.digest(), key, doc, its)  # noqa: E731
+    first = put(*some_tasks_of(run, run_items, ["mmmu"]))
+    assert counts(engine)["audit_results"] == 1 and counts(engine)["student_results"] == 2
+    assert put(*some_tasks_of(run, run_items, ["mathvista"])).id == first.id
+    whole = counts(engine)
+    assert whole["audit_results"] == 2 and whole["student_results"] == 4
+    assert whole["audit_verdicts"] == len(run_items["verdicts"])
+    assert whole["eval_predictions"] == len(run_items["predictions"])
+    with session_scope(engine) as s:
+        merged = s.scalar(select(RunDocument.document))
+    assert [t["task"] for t in merged["tasks"]] == ["mmmu", "mathvista"]
+
+    assert put(run, run_items).id == first.id  # the whole run, same numbers: nothing changes
+    assert counts(engine) == whole
+    other, other_items = synthetic_run(m, {"mmmu": 0.3}, seed=1)
+    with pytest.raises(ResultConflict) as err:
+        put(other, other_items)
+    assert err.value.submission_id == first.id
+    with session_scope(engine) as s:
+        assert s.scalar(select(RunDocument.document)) == merged
+    assert counts(engine) == whole
+
+
+def test_a_partial_result_is_never_stored(db_url):
+    from harness.store.ingest import PartialResult
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    engine = connect(db_url)
+    m = manifest("limited")
+    run, run_items = synthetic_run(m, {"mmmu": 0.7})
+    run["tasks"][0]["audit"]["provenance"]["item_limit"] = 8
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    with pytest.raises(PartialResult, match="first 8 items"):
+        record(engine, m.model_dump(mode="json"), m.digest(), key, run, run_items)
+    assert set(counts(engine).values()) == {0}
+    assert q.listing(engine, 10) == [], "no submission was made (a queued one would be run by a worker)"
