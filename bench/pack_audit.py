@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,37 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures.openai_server import FakeServer, completion  # noqa: E402
-
-RUBRIC = re.compile(r"Question:\n(?P<question>.*)\n\nStudent's answer:\n(?P<answer>.*)\n\nIs the student", re.S)
-
-
-def judge():
-    """A judge that finds each request's item by its question and image, knows the exact-match truth and says the
-    opposite on a tenth of the requests (chosen by a hash of the request, so two audits get the same answers)."""
-    import base64
-    import hashlib
-    import io
-
-    from PIL import Image
-
-    from harness.tasks import get_task
-
-    task = get_task("shapes")
-    items = {(it.prompt, it.images[0].convert("RGB").tobytes()): it for it in task.items()}
-
-    def reply(n, body, headers, server):
-        parts = body["messages"][0]["content"]
-        text = next(p["text"] for p in parts if p["type"] == "text")
-        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
-        pixels = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB").tobytes()
-        m = RUBRIC.search(text)
-        right = task.score_item(m["answer"], items[m["question"], pixels]).correct
-        if hashlib.sha256((text + url).encode()).digest()[0] % 10 == 0:
-            right = not right
-        return 200, {}, completion('{"score": %s}' % (0.9 if right else 0.1))
-
-    return reply
+from tests.fixtures.openai_server import FakeServer, oracle_judge  # noqa: E402
 
 
 def ladder(args: list[str], env: dict) -> tuple[float, dict]:
@@ -76,7 +45,7 @@ def main() -> None:
     if not pack.exists():
         took, _ = ladder(["pack", "build", "--profile", "demo", "--out", str(pack)], env)
         print(f"pack build (students warmed up if needed, candidates sampled, baselines evaluated): {took:.1f} s")
-    server = FakeServer(judge())
+    server = FakeServer(oracle_judge(wrong_one_in=10))  # right but on a tenth of the requests
     manifest = data / "endpoint-judge.yaml"
     manifest.write_text(yaml.safe_dump({
         "name": "bench-endpoint-judge", "family": "bench-endpoint-judge", "release": "1", "owner": "bench",

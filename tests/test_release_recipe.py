@@ -4,50 +4,22 @@ audit pack, store each release, pass a release as good as the previous one and b
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from PIL import Image
 
-from harness.tasks import get_task
-from tests.fixtures.openai_server import FakeServer, completion
+from tests.fixtures.openai_server import FakeServer, oracle_judge
 
 WORKFLOW = Path("examples/ci/verifier-release.yml")
-RUBRIC = re.compile(r"Question:\n(?P<question>.*)\n\nStudent's answer:\n(?P<answer>.*)\n\nIs the student", re.S)
 
 
 def steps() -> dict[str, str]:
     return {s["id"]: s["run"] for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["gate"]["steps"] if "id" in s}
-
-
-def pixels(image) -> bytes:
-    return image.convert("RGB").tobytes()
-
-
-def oracle_judge(accept_everything: bool):
-    """A judge that knows the exact-match truth of each candidate (or, the worse release, calls every one right). It
-    finds the item by its question and image (many shapes items share their question text)."""
-    task = get_task("shapes")
-    items = {(it.prompt, pixels(it.images[0])): it for it in task.items()}
-
-    def reply(n, body, headers, server):
-        parts = body["messages"][0]["content"]
-        text = next(p["text"] for p in parts if p["type"] == "text")
-        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
-        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-        m = RUBRIC.search(text)
-        right = accept_everything or task.score_item(m["answer"], items[m["question"], pixels(image)]).correct
-        return 200, {}, completion('{"score": %s}' % (0.9 if right else 0.1))
-
-    return reply
 
 
 def run_step(script: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:

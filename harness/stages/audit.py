@@ -203,8 +203,7 @@ def _provenance(manifest: Manifest, protocol: ProtocolConfig, task: Task, per_st
         models={"verifier": manifest.model.describe() if manifest.model else
                 (manifest.endpoint.model_dump() if manifest.endpoint else {"simulated": True}),
                 **{sa.student: sa.model for sa in per_student}},
-        datasets={task.name: task.source.model_dump() if task.source else {"generated": type(task).__name__,
-                                                                           **getattr(task, "__dict__", {})},
+        datasets={task.name: task.identity(),
                   **({"audit_pack": protocol.audit.pack.model_dump()} if protocol.audit.pack else {})},
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},

@@ -7,7 +7,6 @@ the full audit on the machine that built it, and no student is loaded.
 
 from __future__ import annotations
 
-import io
 import logging
 import shutil
 import tempfile
@@ -23,20 +22,9 @@ from harness.stages.audit import prepare_student
 from harness.stages.common import protocol_splits, student_ident
 from harness.stages.students import resolve_student
 from harness.tasks import Item, Task, get_task
+from harness.tasks.base import png_bytes
 
 logger = logging.getLogger(__name__)
-
-
-def dataset_identity(task: Task) -> dict:
-    if task.source is None:
-        return {"generated": type(task).__name__}
-    return task.source.model_dump(mode="json")
-
-
-def _png(image) -> dict:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return {"bytes": buf.getvalue(), "path": None}
 
 
 def _item_rows(task: Task, items: list[Item], embed_images: bool) -> list[dict]:
@@ -44,7 +32,8 @@ def _item_rows(task: Task, items: list[Item], embed_images: bool) -> list[dict]:
     return [{"item_id": it.id, "dataset": src.repo_id if src else type(task).__name__,
              "revision": src.revision if src else "", "config": ",".join(src.configs) if src else "",
              "question": it.question, "prompt": it.prompt, "answer": it.answer,
-             **({"images": [_png(im) for im in it.images]} if embed_images else {})} for it in items]
+             **({"images": [{"bytes": png_bytes(im), "path": None} for im in it.images]} if embed_images else {})}
+            for it in items]
 
 
 def build_pack(protocol: ProtocolConfig, settings: Settings, out: Path, tasks: list[str] | None = None,
@@ -77,7 +66,7 @@ def build_pack(protocol: ProtocolConfig, settings: Settings, out: Path, tasks: l
             write_table(tmp, "candidates", task.name, cands)
             write_table(tmp, "items", task.name, _item_rows(task, splits["audit"], embed_images))
             write_table(tmp, "baselines", task.name, baselines)
-            meta[task.name] = PackTask(dataset=dataset_identity(task), items=len(splits["audit"]),
+            meta[task.name] = PackTask(dataset=task.identity(), items=len(splits["audit"]),
                                        candidates=len(cands))
         info = PackInfo(name=name or f"audit-pack-{protocol.profile}", protocol_version=protocol.version,
                         protocol_profile=protocol.profile, protocol_digest=protocol.digest(),

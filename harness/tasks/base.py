@@ -8,6 +8,7 @@ database.
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -124,10 +125,31 @@ class Task(ABC):
     def score_item(self, response: str, item: Item) -> Score:
         return self.score(response, item.row)
 
+    def identity(self) -> dict[str, Any]:
+        """Where the items come from, as provenance and audit packs record it: the hub source (id, revision, split,
+        configs), or for a generated task its class and options."""
+        if self.source is None:
+            return {"generated": type(self).__name__, **vars(self)}
+        return self.source.model_dump(mode="json")
+
 
 def scorer_module(name: str) -> ModuleType:
     """The scorer module ``harness.tasks.scorers.<name>``."""
     return importlib.import_module(f"harness.tasks.scorers.{name}")
+
+
+#: Image modes a PNG file holds as they are; any other (CMYK, YCbCr, float) is converted first.
+PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"})
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as PNG bytes (lossless; a mode PNG cannot hold becomes RGB, or RGBA where it has alpha): how an
+    item's image is sent to an endpoint judge and embedded in an audit pack."""
+    if image.mode not in PNG_MODES:
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def strip_images(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,6 @@ Design, and why:
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import os
@@ -53,6 +52,7 @@ from harness import cancel
 from harness.cancel import Cancelled
 from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, resolve_checked
 from harness.settings import get_settings
+from harness.tasks.base import png_bytes
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
 from harness.verifiers.registry import register_backend
 
@@ -65,19 +65,13 @@ log = logging.getLogger(__name__)
 
 #: Sent when the manifest names no API key variable (vLLM servers started without --api-key accept any).
 DUMMY_API_KEY = "EMPTY"
-#: PIL modes written to PNG as they are; others are converted to RGB(A) first.
-_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"})
 #: Longest server error text kept in a recorded error.
 _MAX_DETAIL_CHARS = 200
 
 
 def encode_png_data_url(image: Image.Image) -> str:
     """The image as a ``data:image/png;base64,...`` URL."""
-    if image.mode not in _PNG_MODES:
-        image = image.convert("RGBA" if "A" in image.mode else "RGB")
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, retry_after_s: float | None = None,
