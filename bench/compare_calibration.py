@@ -2,7 +2,7 @@
 
 Part 1, the rubric test alone (its own calibration, at alpha = 0.05 unadjusted; the release history's regression
 flag is this one test). What it measures: how often the test says "B is significantly worse" (all-K agreement
-lower with the ONE-sided, lower-tail clustered McNemar p < 0.05: ``harness.compare.rubric_comparison(...)
+lower with the ONE-sided, lower-tail clustered McNemar p < 0.05: ``harness.store.compare.rubric_comparison(...)
 .b_worse(0.05)``, the code `ladder compare` runs per task) when B is exactly as good as A (false-alarm rate, A/A), and
 when B's agreement is 2, 5 and 10 points lower (power). Side by side, in the same trials: the previous gate (B
 lower with the TWO-sided clustered p < 0.05), Durkalski's large-sample variant of the one-sided gate (normal
@@ -29,7 +29,7 @@ independently, which real verifiers do not):
 - each trial draws a fresh task sample (difficulties, answer groups) and fresh judgments for both releases.
 
 Part 2, the student test alone (no training: the per-seed post-DPO correctness is simulated). What it measures:
-how often ``harness.compare.student_comparison`` (``seed_delta`` of B's per-seed post rows against A's: the
+how often ``harness.store.compare.student_comparison`` (``seed_delta`` of B's per-seed post rows against A's: the
 crossed random-effects t interval, items x training seeds, Satterthwaite df) calls B worse when B is the same
 verifier trained with new seeds (A/A), and when B's students end --student-drop (default 5) and twice that points
 lower (power), by two criteria: its 95% CI's upper end < 0 (one-sided 0.025) and its one-sided p (``p_below``)
@@ -53,7 +53,7 @@ Student model (items x seeds, crossed):
 - each trial draws fresh items, seed effects and answers for both releases. The true B - A is -drop (the
   expected seed-mean accuracy difference); each CI's coverage of it is printed.
 
-Part 3, the WHOLE gate, the way `ladder compare` decides (``harness.compare.gate``: Holm's step-down over every
+Part 3, the WHOLE gate, the way `ladder compare` decides (``harness.store.compare.gate``: Holm's step-down over every
 test at family-wise 0.05; B worse when a rejected test's B - A is negative). Each trial simulates three tasks,
 each with its rubric test (part 1's verifier model and audit size) and two students (part 2's student model and
 scale, the two students independent): 3 tests per task, 9 in all. The one-task gate is Holm over the first task's
@@ -89,9 +89,9 @@ from calibration_models import (
 )
 from scipy.special import ndtr
 
-from harness.compare import TaskComparison, gate, rubric_comparison, student_comparison
 from harness.metrics import cluster_bootstrap_ci, mcnemar_exact, paired_delta, wilson_interval
 from harness.seed_stats import seed_delta
+from harness.store.compare import TaskComparison, gate, rubric_comparison, student_comparison
 
 ALPHA = 0.05
 
@@ -262,9 +262,9 @@ def run_gate(args) -> dict:
 
 def print_gate(args, res) -> None:
     n = args.gate_trials
-    print(f"The whole gate of `ladder compare` (harness.compare.gate: Holm's step-down at family-wise 0.05 over every "
-          f"test; B worse when a rejected test's B - A < 0) on simulated comparisons: each task = the rubric test "
-          f"(part 1's model, {args.items} items x 2 students x K={args.k}) + 2 students (part 2's model, "
+    print(f"The whole gate of `ladder compare` (harness.store.compare.gate: Holm's step-down at family-wise 0.05 over "
+          f"every test; B worse when a rejected test's B - A < 0) on simulated comparisons: each task = the rubric "
+          f"test (part 1's model, {args.items} items x 2 students x K={args.k}) + 2 students (part 2's model, "
           f"{args.test_items} items x {args.seeds}/{args.seeds} seeds each); one task = 3 tests, three tasks = 9 "
           f"tests (the production family). {n} trials per condition, seed {args.seed}; the one-task gate is the "
           f"first task of the same trials. Without Holm = each test at 0.05 on its own, B worse when any fires.")

@@ -202,7 +202,7 @@ def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predic
 
 @router.get("/compare", summary="Is release B worse than release A? (ladder compare)")
 def get_compare(store: Store, a: Annotated[str, Query(max_length=300)], b: Annotated[str, Query(max_length=300)]):
-    from harness.compare import CompareError, compare
+    from harness.store.compare import CompareError, compare
 
     try:
         return compare(store.engine, a, b)

@@ -122,7 +122,7 @@ def render_submission(links, detail: SubmissionDetail) -> str:
 
 
 def compare_page(engine: Engine, session: Session, links, a: int | None, b: int | None) -> str:
-    from harness.compare import CompareError, compare
+    from harness.store.compare import CompareError, compare
 
     result, error = None, None
     if a and b:

@@ -202,7 +202,7 @@ def document(session: Session, submission_id: int) -> dict | None:
 
 def _history(session: Session, sub: Submission, family_id: int) -> list[ReleaseHistoryEntry]:
     """Every release of the family under the same protocol, oldest first, regressions against the previous one."""
-    from harness.compare import rubric_comparison, verdicts
+    from harness.store.compare import rubric_comparison, verdicts
 
     query = (select(Submission.id, Release.release, Submission.finished_at)
              .join(Release, Release.id == Submission.release_id)

@@ -31,6 +31,23 @@ def test_the_leaderboard_app_loads_no_ml_module():
     assert _loaded_after(code, ML + ("harness.models", "harness.stages", "harness.verifiers")) == []
 
 
+def test_the_leaderboard_reads_only_the_store_and_the_configuration():
+    """Every harness module the leaderboard imports (inside functions too): the store (with the release comparison,
+    computed from stored rows), the configuration and settings; and, for the one write path (POST /api/submissions,
+    which queues a manifest after the same checks as `ladder submit`), the manifest schema and its admission."""
+    reads = ("harness.store", "harness.config", "harness.settings")
+    intake = {"harness.submission", "harness.admission"}
+    seen = {}
+    for path in (ROOT / "leaderboard").rglob("*.py"):
+        for target in _imports(path):
+            if target.startswith("harness"):
+                seen.setdefault(target, set()).add(path.name)
+    outside = {t: files for t, files in seen.items()
+               if not t.startswith(reads) and not (t in intake and files == {"api.py"})}
+    assert outside == {}
+    assert "harness.store.compare" in seen, "the comparison is read from the store"
+
+
 def test_the_result_documents_and_the_store_load_no_ml_stack_model_stage_or_verifier():
     """The worker parses a document another process wrote, and the store ingests it, without the ML stack."""
     above = ML + ("harness.models", "harness.stages", "harness.verifiers")

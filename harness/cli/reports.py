@@ -24,7 +24,7 @@ def compare_cmd(
 ) -> None:
     """Gate a verifier release: exit 1 when B is significantly worse than A on any task (same protocol; Holm over
     every task's rubric and student tests, family-wise level --alpha)."""
-    from harness.compare import CompareError, compare
+    from harness.store.compare import CompareError, compare
 
     if not 0 < alpha < 1:
         bad_input(f"--alpha must be between 0 and 1, got {alpha}")

@@ -55,8 +55,8 @@ def test_compare_reports_the_leaderboards_rubric_accuracy(tmp_path, monkeypatch)
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from harness.compare import compare
     from harness.store import connect, migrate
+    from harness.store.compare import compare
     from harness.store.schema import AuditRow
     from leaderboard import queries
     from tests.fixtures.results import manifest, store_run
@@ -111,7 +111,7 @@ def test_compare_flags_students_worse_on_every_training_seed(tmp_path, monkeypat
     difference (B - A, 300 test items x 3/3 seeds) has its crossed random-effects CI below 0, its one-sided p
     survives Holm over the task's rubric and student tests, and it is a reason; the table shows the items x seeds
     and each seed's accuracy."""
-    from harness.compare import compare
+    from harness.store.compare import compare
     from tests.fixtures.results import STUDENTS, manifest, store_run
 
     url, engine = _store(tmp_path)
@@ -148,8 +148,8 @@ def test_one_bad_training_seed_of_three_is_not_a_regression(tmp_path):
     B's three seeds the crossed CI (items and seeds) includes 0, so the student part does not flag B."""
     import random
 
-    from harness.compare import compare
     from harness.metrics import paired_delta
+    from harness.store.compare import compare
     from harness.store.queue import ProtocolKey, record
     from tests.fixtures.results import manifest, synthetic_run
 
@@ -186,8 +186,8 @@ def test_one_bad_training_seed_of_three_is_not_a_regression(tmp_path):
 def test_student_comparison_aligns_items_and_leaves_partial_seeds_out():
     """Items are the ones both releases have, by sorted id; a seed missing a shared item is left out (and named);
     a schema-1 release is one seed 0; per-seed accuracies are on the shared items."""
-    from harness.compare import student_comparison
     from harness.seed_stats import seed_delta
+    from harness.store.compare import student_comparison
 
     ids = [f"t{i:02d}" for i in range(12)]
     a = {0: {i: n % 2 == 0 for n, i in enumerate(ids)} | {"extra": True}}  # one seed (schema 1); an item B lacks
@@ -206,8 +206,8 @@ def test_the_gate_applies_holm_over_every_test_of_every_task():
     """Three tasks x two students, no rubric: six tests. One-sided p 0.004 on one student and 0.03 on the five
     others: each 0.03 would pass alone at 0.05, but Holm over six rejects only the 0.004 (6 x 0.004 = 0.024 <= 0.05;
     then 5 x 0.03 = 0.15 > 0.05, stop). Only its task is flagged, its reason names the test, every own p stays."""
-    from harness.compare import Comparison, StudentSeeds, TaskComparison, gate
     from harness.seed_stats import SeedDelta
+    from harness.store.compare import Comparison, StudentSeeds, TaskComparison, gate
 
     def delta(p):
         return SeedDelta(n=300, seeds=3, before=0.6, after=0.55, delta=-0.05, ci_low=-0.12, ci_high=0.02,
