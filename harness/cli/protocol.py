@@ -35,6 +35,7 @@ from harness.cli.common import (
 )
 from harness.cli.outputs import write_outputs
 from harness.cli.printing import findings_json, plan_text, print_audit, print_findings, print_run_table
+from harness.cli.recording import Limit, NoStore, audit_record, keep_result, record_runs, store_result
 
 PANEL = "Protocol runs on this machine"
 
@@ -202,60 +203,6 @@ def demo_cmd(
                   f"http://127.0.0.1:8000/ (demo took {time.perf_counter() - t0:.0f} s).", highlight=False)
 
 
-def record_runs(engine, manifests, protocol, results, settings=None) -> list[int]:
-    """Store runs made in this process as succeeded submissions (the same run again changes nothing); the stored
-    documents name their files relative to ``settings``' data directory, as every published document does."""
-    from harness.publish import public_document
-    from harness.results import item_rows
-    from harness.settings import get_settings
-    from harness.store.queue import ProtocolKey, record
-
-    settings = settings or get_settings()
-    key = ProtocolKey.of(protocol)
-    return [record(engine, m.model_dump(mode="json"), m.digest(), key,
-                   public_document(r.model_dump(mode="json"), settings), item_rows(r)).id
-            for m, r in zip(manifests, results, strict=True)]
-
-
-def store_result(manifest, protocol, result, settings) -> int | None:
-    """Record a run (or an audit-only record) made here in the store; its submission's id. A submission that already
-    holds a different result keeps it (e.g. a run resumed after a kill: same numbers, other timings), and the
-    stored submission's id is returned; one a worker is running right now is left alone (None). Said on stderr, so
-    that stdout stays one JSON document under --json."""
-    from harness.store.ingest import ResultConflict
-
-    try:
-        return record_runs(engine(), [manifest], protocol, [result], settings)[0]
-    except ResultConflict as err:
-        typer.echo(f"kept the stored result: {err}", err=True)
-        return err.submission_id
-    except ValueError as err:
-        typer.echo(f"not stored: {err}", err=True)
-        return None
-
-
-def audit_record(manifest, protocol, audit):
-    """An audit as a result document the store and leaderboard take: a run of this one task, without students."""
-    from harness.documents import RunResult, TaskOutcome
-    from harness.runner import run_id
-
-    return RunResult(run_id=run_id(manifest, protocol), protocol_profile=protocol.profile,
-                     protocol_digest=protocol.digest(), tasks=[TaskOutcome(task=audit.task, audit=audit, students=[])])
-
-
-NoStore = Annotated[bool, typer.Option("--no-store", help="Do not record the result in the results store (by default "
-                                                          "it lands on the leaderboard).", metavar="")]
-Limit = Annotated[int | None, typer.Option(min=1, help="Use only the first N items of each split: a quick try-out "
-                                                   "whose result is marked partial and never stored or ranked.")]
-
-
-def _keep(result, no_store: bool, limit: int | None, as_json: bool) -> bool:
-    """Whether to record ``result`` in the store: not with --no-store, never a partial (--limit) one (said why)."""
-    if limit is not None and not no_store and not as_json:
-        console.print(f"Partial result (first {limit} items of each split): not stored, never ranked.")
-    return not no_store and limit is None
-
-
 @app.command("audit", rich_help_panel=PANEL)
 def audit_cmd(
     submission: ManifestArg,
@@ -292,24 +239,14 @@ def audit_cmd(
     if task_name not in protocol.tasks:
         bad_input(f"task {task_name!r} is not in protocol profile {profile!r} (tasks: {', '.join(protocol.tasks)})")
     settings = get_settings()
-    opened = None
-    if pack is not None:
-        from harness.cli.pack import open_pack
-        from harness.packs import PackError
-        from harness.stages.pack import with_pack
-
-        opened = open_pack(pack)
-        try:
-            protocol = with_pack(protocol, opened)
-        except PackError as err:
-            bad_input(str(err))
+    protocol, opened = _audit_pack(protocol, pack)
     result = with_progress(as_json, lambda progress: run_audit(manifest, protocol, task_name, settings,
                                                                  data_path=data, progress=progress, pack=opened),
                             "nothing partial was written; run again to resume.")
     if output is not None:
         write_outputs(output, result, {result.task: result.verdicts_path})
     stored = store_result(manifest, protocol, audit_record(manifest, protocol, result), settings) \
-        if _keep(result, no_store, limit, as_json) else None
+        if keep_result(result, no_store, limit, as_json) else None
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:
@@ -319,6 +256,22 @@ def audit_cmd(
                           "`ladder serve` shows it.")
     if fail_on_block and result.blocked:
         raise typer.Exit(EXIT_BLOCKED)
+
+
+def _audit_pack(protocol, pack: str | None):
+    """The protocol auditing from ``--pack`` and the opened pack (the protocol as it is and None without one), or
+    exit 2 naming what is wrong with the pack."""
+    if pack is None:
+        return protocol, None
+    from harness.cli.pack import open_pack
+    from harness.packs import PackError
+    from harness.stages.pack import with_pack
+
+    opened = open_pack(pack)
+    try:
+        return with_pack(protocol, opened), opened
+    except PackError as err:
+        bad_input(str(err))
 
 
 @app.command("run", rich_help_panel=PANEL)
@@ -355,22 +308,16 @@ def run_cmd(
     Exit codes as for `ladder audit`; 1 when a stage failed (the reason is in the result).
     """
 
-    from harness.runner import plan, run_protocol
+    from harness.runner import run_protocol
     from harness.settings import get_settings
 
     permit_local_endpoints(allow_local_endpoints)
     manifest, protocol = load_inputs(submission, profile)
     protocol = protocol.limited(limit)
     names = run_tasks(protocol, tasks)
-    if not dry_run:
-        check_egress(manifest)
     if dry_run:
-        try:
-            p = plan(manifest, protocol, assumptions(gpu, rates, answer_tokens), names)
-        except ValueError as err:  # e.g. a task that declares no size
-            bad_input(str(err))
-        echo_json(p) if as_json else typer.echo(plan_text(p))
-        return
+        return _print_plan(plan_or_exit(manifest, protocol, assumptions(gpu, rates, answer_tokens), names), as_json)
+    check_egress(manifest)
     settings = get_settings()
     result = with_progress(as_json, lambda progress: run_protocol(manifest, protocol, settings, data_path=data,
                                                                     progress=progress, jobs=jobs, tasks=names),
@@ -378,7 +325,7 @@ def run_cmd(
     if output is not None:
         write_outputs(output, result, {t.task: t.audit.verdicts_path for t in result.tasks})
     stored = store_result(manifest, protocol, result, settings) \
-        if result.status == "succeeded" and _keep(result, no_store, limit, as_json) else None
+        if result.status == "succeeded" and keep_result(result, no_store, limit, as_json) else None
     if as_json:
         echo_json({**result.summary(), "submission_id": stored})
     else:
@@ -388,6 +335,20 @@ def run_cmd(
                           "`ladder serve` shows it.")
     if result.status != "succeeded":
         raise typer.Exit(1)
+
+
+def plan_or_exit(manifest, protocol, assumed, names: list[str]):
+    """The run's plan, or exit 2 with the reason (e.g. a task that declares no size)."""
+    from harness.runner import plan
+
+    try:
+        return plan(manifest, protocol, assumed, names)
+    except ValueError as err:
+        bad_input(str(err))
+
+
+def _print_plan(p, as_json: bool) -> None:
+    echo_json(p) if as_json else typer.echo(plan_text(p))
 
 
 def run_tasks(protocol, tasks: str | None) -> list[str]:
