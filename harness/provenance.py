@@ -30,6 +30,7 @@ class Provenance(BaseModel):
     seeds: dict[str, int] = Field(default_factory=dict)
     hardware: dict[str, Any] = Field(default_factory=dict)
     config_digest: str | None = Field(default=None, description="Hash of manifest + protocol.")
+    # exclude_if (pydantic 2.12+): a whole result's document stays byte for byte what it was before --limit existed.
     item_limit: int | None = Field(default=None, exclude_if=lambda v: v is None, description="Set on a partial "
                                    "result: only the first N items of each split were used (`--limit N`); absent "
                                    "from a whole one.")
