@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from harness.store import schema
 from leaderboard import queries
 from leaderboard.exports import leaderboard_table, to_csv, to_parquet
-from leaderboard.pages import BadRequest, HomeQuery, view_rows
+from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
 from leaderboard.ranking import Filters
 from leaderboard.store import ReadStore
 from leaderboard.views import Leaderboard, Offset, SubmissionDetail, SubmissionId, SubmissionSummary
@@ -67,15 +67,6 @@ class TablePage(BaseModel):
     rows: list[dict[str, Any]]
 
 
-def protocol_or_404(store: ReadStore, profile: str | None, digest: str | None):
-    found = store.protocols()
-    protocol = queries.pick_protocol(found, profile, digest)
-    if protocol is None:
-        raise HTTPException(404, "no succeeded results" + (f" under profile {profile!r}" if profile else "")
-                            + (f" and digest {digest!r}" if digest else ""))
-    return found, protocol
-
-
 @router.get("/protocols", response_model=list[ProtocolOut], summary="Protocols with results, newest first")
 def list_protocols(store: Store):
     return [ProtocolOut(profile=p.profile, version=p.version, digest=p.digest, submissions=p.submissions)
@@ -84,23 +75,36 @@ def list_protocols(store: Store):
 
 @router.get("/tasks", response_model=list[str], summary="Target tasks with results under a protocol")
 def list_tasks(store: Store, profile: str | None = None, digest: str | None = None):
-    _, protocol = protocol_or_404(store, profile, digest)
-    return [t.task for t in store.tables(protocol)]
+    protocol = queries.pick_protocol(store.protocols(), profile, digest)
+    return [t.task for t in store.tables(protocol)] if protocol is not None else []
 
 
 def _leaderboard(store: ReadStore, task: str | None, profile: str | None, digest: str | None, sort: str,
                  dir: str, filters: Filters):
-    _, protocol = protocol_or_404(store, profile, digest)
-    tables = {t.task: t for t in store.tables(protocol)}
-    if task is None and tables:
-        task = next(iter(tables))
-    if task not in tables:
-        raise HTTPException(404, f"task {task!r} has no results under {protocol.label}; tasks: {', '.join(tables)}")
+    protocol = queries.pick_protocol(store.protocols(), profile, digest)
+    tables = {t.task: t for t in store.tables(protocol)} if protocol is not None else {}
+    known = _profile_tasks(protocol.profile if protocol else profile or "production")
+    task = task or next(iter(tables), None) or next(iter(known), None)
+    if task in tables:
+        table = tables[task]
+    elif task in known and not digest:  # a task of the protocol without results (yet): an empty table
+        table = TaskTable(task=task, students=[], rows=[])
+    else:
+        raise HTTPException(404, f"task {task!r} has no results under "
+                                 f"{protocol.label if protocol else repr(profile or 'production')}; tasks: "
+                                 f"{', '.join(tables) or ', '.join(known) or 'none'}")
     try:
-        rows = view_rows(tables[task], HomeQuery(task=task, sort=sort, dir=dir, filters=filters))
+        rows = view_rows(table, HomeQuery(task=task, sort=sort, dir=dir, filters=filters))
     except BadRequest as err:
         raise HTTPException(400, str(err)) from None
-    return protocol, tables[task], rows
+    return (protocol.profile if protocol else profile or "production"), table, rows
+
+
+def _profile_tasks(profile: str) -> tuple[str, ...]:
+    """The tasks a named profile measures (none for another name)."""
+    from harness.config import PROFILES
+
+    return PROFILES[profile]().tasks if profile in PROFILES else ()
 
 
 def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulated: bool = False,
@@ -115,10 +119,9 @@ def get_leaderboard(store: Store, filters: Annotated[Filters, Depends(_filters)]
                     profile: str | None = None, digest: str | None = None, sort: str = "rank",
                     dir: Literal["", "asc", "desc"] = "", limit: int = Query(100, ge=0, le=100000),
                     offset: Offset = 0):
-    protocol, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    shown, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
     page = rows[offset: offset + limit] if limit else rows[offset:]
-    return Leaderboard(profile=protocol.profile, task=table.task, students=table.students, total=len(rows),
-                       rows=page)
+    return Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=page)
 
 
 @router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row)",
@@ -126,12 +129,11 @@ def get_leaderboard(store: Store, filters: Annotated[Filters, Depends(_filters)]
 def download_leaderboard(store: Store, fmt: Literal["csv", "json"], filters: Annotated[Filters, Depends(_filters)],
                          task: str | None = None, profile: str | None = None, digest: str | None = None,
                          sort: str = "rank", dir: Literal["", "asc", "desc"] = "", limit: int = 0):
-    protocol, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    shown, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
     if fmt == "json":
-        return Leaderboard(profile=protocol.profile, task=table.task, students=table.students, total=len(rows),
-                           rows=rows)
+        return Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=rows)
     columns, lines = leaderboard_table(rows, table.students)
-    name = f"leaderboard-{protocol.profile}-{table.task}.csv"
+    name = f"leaderboard-{shown}-{table.task}.csv"
     return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

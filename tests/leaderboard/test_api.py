@@ -251,3 +251,20 @@ def test_out_of_range_numbers_are_refused_not_crashes(client, synthetic, path):
     """Found by schemathesis against /openapi.json: ids beyond the database's integer were a 500."""
     r = client.get(path)
     assert r.status_code in (404, 422), (r.status_code, r.text)
+
+
+def test_an_empty_store_answers_empty_collections_not_errors(client):
+    """Nothing stored yet (a fresh deployment): a production task's leaderboard is 200 with no rows, in every format;
+    a task no profile measures is still a 404 naming the tasks."""
+    r = client.get("/api/leaderboard", params={"task": "mmmu"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"profile": "production", "task": "mmmu", "students": [], "total": 0, "rows": []}
+    assert client.get("/api/leaderboard", params={"task": "shapes", "profile": "demo"}).json()["rows"] == []
+    assert client.get("/api/leaderboard").json()["task"] == "mathvista"  # the production profile's first task
+    body = client.get("/api/leaderboard.csv", params={"task": "blink"})
+    assert body.status_code == 200 and len(list(csv.reader(io.StringIO(body.text)))) == 1  # the header alone
+    assert client.get("/api/tasks").json() == [] and client.get("/api/protocols").json() == []
+    missing = client.get("/api/leaderboard", params={"task": "mmlu"})
+    assert missing.status_code == 404 and "mathvista, mmmu, blink" in missing.json()["detail"]
+    assert client.get("/api/leaderboard", params={"task": "mmmu", "profile": "nope"}).status_code == 404
+
