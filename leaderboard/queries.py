@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -53,6 +54,9 @@ class Protocol:
     digest: str
     submissions: int
     latest_id: int = 0
+    #: When the newest result landed: a stored result completed in place (an audit-only record by its run, runs of
+    #: some tasks added up) changes it although no submission was added.
+    latest_finished: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -62,11 +66,11 @@ class Protocol:
 def protocols(session: Session) -> list[Protocol]:
     """Every protocol with succeeded submissions, newest first."""
     query = (select(Submission.protocol_profile, Submission.protocol_version, Submission.protocol_digest,
-                    func.count(), func.max(Submission.id))
+                    func.count(), func.max(Submission.id), func.max(Submission.finished_at))
              .where(Submission.status == "succeeded")
              .group_by(Submission.protocol_profile, Submission.protocol_version, Submission.protocol_digest)
              .order_by(func.max(Submission.id).desc()))
-    return [Protocol(p, v, d, n, latest) for p, v, d, n, latest in session.execute(query)]
+    return [Protocol(p, v, d, n, latest, done) for p, v, d, n, latest, done in session.execute(query)]
 
 
 def pick_protocol(found: list[Protocol], profile: str | None, digest: str | None = None) -> Protocol | None:

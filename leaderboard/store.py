@@ -1,8 +1,8 @@
 """The web app's read access to the results store: sessions, and a cache of computed leaderboards.
 
-A leaderboard is recomputed only when its protocol gains a succeeded submission (the cache key holds the
-protocol's submission count and newest id), so page views over thousands of releases do not redo the
-ranking, and a new result shows up on the next request.
+A leaderboard is recomputed only when its protocol's results change (the cache key holds the protocol's submission
+count, newest submission id and newest finish time, which a result completed in place also changes), so page
+views over thousands of releases do not redo the ranking, and a new result shows up on the next request.
 """
 
 from __future__ import annotations

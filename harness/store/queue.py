@@ -219,10 +219,13 @@ def record(engine: Engine, manifest: dict, manifest_hash: str, protocol: Protoco
         row = session.get(Submission, job.id)
         if row.status == "running":
             raise ValueError(f"submission {row.id} is being run by {row.worker}; not recording over it")
-        ingest(session, row, document, items)
+        changed = ingest(session, row, document, items)
         now = utcnow()
         row.status, row.worker, row.failure_reason = "succeeded", worker, None
         row.attempts = max(row.attempts, 1)
-        row.started_at, row.finished_at, row.lease_expires_at = row.started_at or now, row.finished_at or now, None
+        # finished_at: when its stored result last changed (an audit-only record completed by its run, runs of some
+        # tasks added up), which the leaderboard's cache key follows.
+        row.started_at, row.lease_expires_at = row.started_at or now, None
+        row.finished_at = now if changed or row.finished_at is None else row.finished_at
     with session_scope(engine) as session:
         return session.get(Submission, job.id)

@@ -268,3 +268,22 @@ def test_an_empty_store_answers_empty_collections_not_errors(client):
     assert missing.status_code == 404 and "mathvista, mmmu, blink" in missing.json()["detail"]
     assert client.get("/api/leaderboard", params={"task": "mmmu", "profile": "nope"}).status_code == 404
 
+
+
+def test_a_result_completed_in_place_shows_on_the_next_request(client, engine):
+    """`ladder audit` stores an audit-only record, then `ladder run` of the same submission completes it: no
+    submission is added, yet the next request shows the run (the cached ranking's key follows the result document),
+    and the first task's tab keeps its place."""
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    m = manifest("completed")
+    run, items = synthetic_run(m, {"mmmu": 0.8})
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    audit = {**run, "tasks": [{**t, "students": []} for t in run["tasks"]]}
+    record(engine, m.model_dump(mode="json"), m.digest(), key, audit, {"verdicts": items["verdicts"]})
+    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["rows"]
+    assert row["audit_only"] and all(s["status"] == "not run" for s in row["students"])
+    record(engine, m.model_dump(mode="json"), m.digest(), key, run, items)
+    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["rows"]
+    assert not row["audit_only"] and all(s["delta"] is not None for s in row["students"])
