@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import astuple
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from harness.store import schema
 from leaderboard import queries
+from leaderboard.caching import conditional
 from leaderboard.exports import leaderboard_table, to_csv, to_parquet
 from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
 from leaderboard.ranking import Filters
@@ -97,7 +99,8 @@ def _leaderboard(store: ReadStore, task: str | None, profile: str | None, digest
         rows = view_rows(table, HomeQuery(task=task, sort=sort, dir=dir, filters=filters))
     except BadRequest as err:
         raise HTTPException(400, str(err)) from None
-    return (protocol.profile if protocol else profile or "production"), table, rows
+    version = astuple(protocol) if protocol else None  # the cache validator (leaderboard.caching)
+    return (protocol.profile if protocol else profile or "production"), table, rows, version
 
 
 def _profile_tasks(profile: str) -> tuple[str, ...]:
@@ -115,27 +118,33 @@ def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulat
 @router.get("/leaderboard", response_model=Leaderboard, summary="A task's leaderboard (ranked, filtered, paged)",
             description="Rows are each release's newest succeeded submission under the protocol, ranked by rubric "
                         "accuracy then cost. `limit=0` returns every row.")
-def get_leaderboard(store: Store, filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
-                    profile: str | None = None, digest: str | None = None, sort: str = "rank",
-                    dir: Literal["", "asc", "desc"] = "", limit: int = Query(100, ge=0, le=100000),
-                    offset: Offset = 0):
-    shown, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
+def get_leaderboard(request: Request, store: Store, filters: Annotated[Filters, Depends(_filters)],
+                    task: str | None = None, profile: str | None = None, digest: str | None = None,
+                    sort: str = "rank", dir: Literal["", "asc", "desc"] = "",
+                    limit: int = Query(100, ge=0, le=100000), offset: Offset = 0):
+    shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
     page = rows[offset: offset + limit] if limit else rows[offset:]
-    return Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=page)
+    board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=page)
+    return conditional(request, version, lambda: Response(board.model_dump_json(), media_type="application/json"))
 
 
 @router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row)",
             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def download_leaderboard(store: Store, fmt: Literal["csv", "json"], filters: Annotated[Filters, Depends(_filters)],
-                         task: str | None = None, profile: str | None = None, digest: str | None = None,
-                         sort: str = "rank", dir: Literal["", "asc", "desc"] = "", limit: int = 0):
-    shown, table, rows = _leaderboard(store, task, profile, digest, sort, dir, filters)
-    if fmt == "json":
-        return Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=rows)
-    columns, lines = leaderboard_table(rows, table.students)
-    name = f"leaderboard-{shown}-{table.task}.csv"
-    return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+def download_leaderboard(request: Request, store: Store, fmt: Literal["csv", "json"],
+                         filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
+                         profile: str | None = None, digest: str | None = None, sort: str = "rank",
+                         dir: Literal["", "asc", "desc"] = "", limit: int = 0):
+    shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
+
+    def build() -> Response:
+        if fmt == "json":
+            board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=rows)
+            return Response(board.model_dump_json(), media_type="application/json")
+        columns, lines = leaderboard_table(rows, table.students)
+        return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="leaderboard-{shown}-{table.task}.csv"'})
+
+    return conditional(request, version, build)
 
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]

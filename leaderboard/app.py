@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                               "accuracy and cost. Reads need no token; POST /api/submissions needs a bearer token.")
     app.state.store = ReadStore(engine, protocols_ttl=settings.web_cache_seconds)
     app.state.settings = settings
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # pages, exports and API bodies compress 5-10x
     app.add_middleware(Hardening, max_body=settings.web_max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api_router)

@@ -287,3 +287,35 @@ def test_a_result_completed_in_place_shows_on_the_next_request(client, engine):
     record(engine, m.model_dump(mode="json"), m.digest(), key, run, items)
     (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["rows"]
     assert not row["audit_only"] and all(s["delta"] is not None for s in row["students"])
+
+
+def test_a_client_holding_the_ranking_gets_304_until_a_result_lands(client, synthetic, engine):
+    """Conditional GETs: the tag follows the store version and the request, so a revalidation is a 304 with no body
+    until a result lands, and the next request after it gets the new ranking."""
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    url, params = "/api/leaderboard", {"task": "mmmu"}
+    first = client.get(url, params=params)
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and tag.startswith('W/"') and first.headers["cache-control"] == "public, no-cache"
+    held = client.get(url, params=params, headers={"If-None-Match": tag})
+    assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == tag
+    assert client.get(url, params={**params, "sort": "cost"}).headers["etag"] != tag  # another view, another tag
+    csv_tag = client.get("/api/leaderboard.csv", params=params).headers["etag"]
+    assert client.get("/api/leaderboard.csv", params=params, headers={"If-None-Match": csv_tag}).status_code == 304
+
+    m = manifest("landed-later")
+    run, items = synthetic_run(m, {"mmmu": 0.99})
+    record(engine, m.model_dump(mode="json"), m.digest(), ProtocolKey(version="2", profile="production",
+                                                                        digest="f" * 64, config={}), run, items)
+    fresh = client.get(url, params=params, headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != tag
+    assert fresh.json()["rows"][0]["name"] == "landed-later"  # the best rubric accuracy ranks first
+    assert fresh.json()["total"] == first.json()["total"] + 1
+
+
+def test_large_responses_are_compressed(client, synthetic):
+    r = client.get("/api/leaderboard.json", params={"task": "mmmu"}, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.json()["rows"]
+    assert "accept-encoding" in r.headers["vary"].lower()
