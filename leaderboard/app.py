@@ -9,6 +9,7 @@ manifest for a bearer-token holder. Hardening: autoescaped templates, a request-
 from __future__ import annotations
 
 import logging
+from dataclasses import astuple
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, select
 from harness.settings import Settings, get_settings
 from leaderboard import pages, plots, queries
 from leaderboard.api import router as api_router
+from leaderboard.caching import conditional
 from leaderboard.links import ServerLinks
 from leaderboard.middleware import Hardening
 from leaderboard.pages import BadRequest, HomeQuery
@@ -95,21 +97,26 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
     store: ReadStore = app.state.store
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(task: str | None = None, profile: str | None = None, digest: str | None = None, sort: str = "rank",
-             dir: Literal["", "asc", "desc"] = "", page: Page = 1,
+    def home(request: Request, task: str | None = None, profile: str | None = None, digest: str | None = None,
+             sort: str = "rank", dir: Literal["", "asc", "desc"] = "", page: Page = 1,
              q: Annotated[str, Query(max_length=100)] = "", backend: str = "", hide_simulated: bool = False,
              pareto_only: bool = False, gate: Literal["", "above", "below"] = ""):
         found = store.protocols()
         protocol = queries.pick_protocol(found, profile, digest)
         if protocol is None and (profile or digest):
             raise HTTPException(404, f"no results under profile={profile!r} digest={digest!r}")
-        tables = store.tables(protocol) if protocol else []
-        links = ServerLinks({"profile": profile, "digest": digest})
         query = _home_query(task, sort, dir, page, q, backend, hide_simulated, pareto_only, gate)
-        try:
-            return pages.home_page(tables, links, found, protocol, query, settings.web_page_size)
-        except BadRequest as err:
-            raise HTTPException(400, str(err)) from None
+
+        def build() -> Response:
+            tables = store.tables(protocol) if protocol else []
+            links = ServerLinks({"profile": profile, "digest": digest})
+            try:
+                return HTMLResponse(pages.home_page(tables, links, found, protocol, query, settings.web_page_size))
+            except BadRequest as err:
+                raise HTTPException(400, str(err)) from None
+
+        # Every protocol is in the version: the page links to each of them.
+        return conditional(request, [astuple(p) for p in found], build)
 
     @app.get("/submissions", response_class=HTMLResponse, include_in_schema=False)
     def submissions(status: str | None = None, page: Page = 1):

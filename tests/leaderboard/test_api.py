@@ -302,6 +302,9 @@ def test_a_client_holding_the_ranking_gets_304_until_a_result_lands(client, synt
     held = client.get(url, params=params, headers={"If-None-Match": tag})
     assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == tag
     assert client.get(url, params={**params, "sort": "cost"}).headers["etag"] != tag  # another view, another tag
+    page = client.get("/", params=params)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert client.get("/", params=params, headers={"If-None-Match": page.headers["etag"]}).status_code == 304
     csv_tag = client.get("/api/leaderboard.csv", params=params).headers["etag"]
     assert client.get("/api/leaderboard.csv", params=params, headers={"If-None-Match": csv_tag}).status_code == 304
 
@@ -309,6 +312,7 @@ def test_a_client_holding_the_ranking_gets_304_until_a_result_lands(client, synt
     run, items = synthetic_run(m, {"mmmu": 0.99})
     record(engine, m.model_dump(mode="json"), m.digest(), ProtocolKey(version="2", profile="production",
                                                                         digest="f" * 64, config={}), run, items)
+    assert client.get("/", params=params, headers={"If-None-Match": page.headers["etag"]}).status_code == 200
     fresh = client.get(url, params=params, headers={"If-None-Match": tag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != tag
     assert fresh.json()["rows"][0]["name"] == "landed-later"  # the best rubric accuracy ranks first
