@@ -56,13 +56,9 @@ def generate_batch(
     ).to(model.device)
     if seed is not None:
         torch.manual_seed(seed)
-    if do_sample:
-        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p}
-    else:
-        sampling = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
-    out = model.generate(
-        **inputs, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences, **sampling
-    )
+    config = owned_generation_config(model.generation_config, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                     temperature=temperature, top_p=top_p, num_return_sequences=num_return_sequences)
+    out = model.generate(**inputs, generation_config=config)
     new = out[:, inputs["input_ids"].shape[1]:]
     eos = processor.tokenizer.eos_token_id
     pad = processor.tokenizer.pad_token_id
@@ -75,6 +71,29 @@ def generate_batch(
         input_tokens=[int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()],
         output_tokens=[lengths[i * k:(i + 1) * k] for i in range(len(prompts))],
     )
+
+
+#: What a checkpoint's ``generation_config.json`` still decides: which tokens start, end and pad a sequence.
+TOKEN_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def owned_generation_config(checkpoint, *, max_new_tokens: int, do_sample: bool, temperature: float = 1.0,
+                            top_p: float = 1.0, num_return_sequences: int = 1):
+    """The decoding settings the protocol runs with, whatever the checkpoint's ``generation_config.json`` says.
+
+    Published checkpoints ship sampling defaults (a low temperature, ``top_k``, ``top_p``, a repetition penalty) that
+    ``generate`` would otherwise apply to every call not naming them: K "sampled" candidates could all be one greedy
+    answer, and a repetition penalty would change every exact-match answer. Only the checkpoint's special token ids
+    are kept (:data:`TOKEN_FIELDS`); greedy, or plain sampling at ``temperature`` with nucleus ``top_p``, top-k off, no
+    repetition penalty, no n-gram blocking, no length penalty.
+    """
+    from transformers import GenerationConfig
+
+    tokens = {name: getattr(checkpoint, name, None) for name in TOKEN_FIELDS}
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p} if do_sample else \
+        {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+    return GenerationConfig(**tokens, **sampling, max_new_tokens=max_new_tokens,
+                            num_return_sequences=num_return_sequences, repetition_penalty=1.0)
 
 
 def _generated_length(ids: list[int], eos: int | None, pad: int | None) -> int:
