@@ -127,9 +127,11 @@ class Task(ABC):
 
     def identity(self) -> dict[str, Any]:
         """Where the items come from, as provenance and audit packs record it: the hub source (id, revision, split,
-        configs), or for a generated task its class and options."""
+        configs), or for a generated task its class and options; in JSON types (lists, not tuples)."""
         if self.source is None:
-            return {"generated": type(self).__name__, **vars(self)}
+            from pydantic_core import to_jsonable_python
+
+            return {"generated": type(self).__name__, **to_jsonable_python(vars(self))}  # as JSON holds it
         return self.source.model_dump(mode="json")
 
 
