@@ -12,19 +12,29 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import cache
+from importlib import metadata
 from typing import Any
 
 from fastapi import Request, Response
-
-import harness
 
 #: Caches (browsers, a CDN) may keep a response but must revalidate it on every use: a new result shows at once.
 CACHE_CONTROL = "public, no-cache"
 
 
+@cache
+def _release() -> str:
+    """This installed release (pages change with it), read from the package metadata: the web imports no harness
+    module beyond the store and the configuration."""
+    try:
+        return metadata.version("verifier-ladder")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def etag(request: Request, version: Any) -> str:
     """The tag of what ``request`` gets under store ``version`` (and this release of the app)."""
-    parts = [harness.__version__, version, request.url.path, sorted(request.query_params.multi_items())]
+    parts = [_release(), version, request.url.path, sorted(request.query_params.multi_items())]
     return 'W/"' + hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32] + '"'
 
 
