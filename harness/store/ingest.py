@@ -50,6 +50,12 @@ def partial(document: dict) -> int | None:
                  for t in document.get("tasks") or []), None)
 
 
+def refuse_partial(document: dict) -> None:
+    """Raise :class:`PartialResult` for a result made on the first N items only."""
+    if (limit := partial(document)) is not None:
+        raise PartialResult(f"a partial result (first {limit} items of each split) is never stored")
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or infinity replaced by None: JSON (and PostgreSQL's json type) has neither."""
     if isinstance(value, float):
@@ -123,12 +129,6 @@ def document_rows(submission_id: int, document: dict) -> dict[type, list[dict]]:
     return rows
 
 
-def audit_only(document: dict) -> bool:
-    """A record of audits alone (``ladder audit``): every task without students."""
-    tasks = document.get("tasks") or []
-    return bool(tasks) and all(not t.get("students") for t in tasks)
-
-
 def _student_outcome(s: dict) -> Any:
     """What two runs of one student must agree on (timings, dates and file paths left out)."""
     return (s.get("status"), s.get("baseline"), s.get("delta"), s.get("silent_regression"), s.get("loss_fell"),
@@ -188,8 +188,7 @@ def ingest(session: Session, submission: Submission, document: dict, items: dict
     :class:`VerdictRow` / :class:`PredictionRow` (minus ``submission_id``). Must run inside the caller's
     transaction, so that the result and the submission's final status commit together.
     """
-    if partial(document) is not None:
-        raise PartialResult(f"a partial result (first {partial(document)} items of each split) is never stored")
+    refuse_partial(document)
     document = json_safe(document)
     items = {kind: [json_safe(r) for r in rows] for kind, rows in items.items()}
     digest = document_hash(document)

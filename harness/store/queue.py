@@ -210,10 +210,9 @@ def record(engine: Engine, manifest: dict, manifest_hash: str, protocol: Protoco
     The same run recorded again changes nothing; a submission of this manifest that a worker holds, or that
     already has a different result, is refused (ResultConflict / ValueError), so nothing stored is replaced.
     """
-    from harness.store.ingest import PartialResult, ingest, partial
+    from harness.store.ingest import ingest, refuse_partial
 
-    if partial(document) is not None:  # before a submission is made for it: nothing is queued either
-        raise PartialResult(f"a partial result (first {partial(document)} items of each split) is never stored")
+    refuse_partial(document)  # before a submission is made for it: nothing is queued either
     job, _ = submit(engine, manifest, manifest_hash, protocol)
     with session_scope(engine) as session:
         row = session.get(Submission, job.id)
