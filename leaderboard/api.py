@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import astuple
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -13,17 +14,49 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from harness.config import PROFILES
 from harness.store import schema
+from harness.store.compare import Comparison
 from leaderboard import queries
 from leaderboard.caching import conditional
 from leaderboard.exports import leaderboard_table, to_csv, to_parquet
 from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
-from leaderboard.ranking import Filters
+from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters
 from leaderboard.store import ReadStore
-from leaderboard.views import Leaderboard, Offset, SubmissionDetail, SubmissionId, SubmissionSummary
+from leaderboard.views import (
+    Leaderboard,
+    Offset,
+    Problem,
+    SubmissionDetail,
+    SubmissionId,
+    SubmissionSummary,
+    utc,
+)
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api")
+
+_STATUS = {
+    400: "Bad request: a parameter's value is not one this route knows (the detail names it).",
+    401: "No valid bearer token.",
+    404: "Not found: the detail says what is missing and what exists.",
+    413: "Request body larger than the server's limit.",
+    415: "Unsupported content type.",
+    422: "Invalid parameters or body: each bad field is named in `errors`.",
+    500: "Internal error (the server logged the details; none reach the client).",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses, all with the one error model (:class:`Problem`)."""
+    return {code: {"model": Problem, "description": _STATUS[code]} for code in codes}
+
+
+#: A conditional GET (leaderboard.caching): the client's If-None-Match holds the current version.
+NOT_MODIFIED = {304: {"description": "Not modified: the client's If-None-Match names the current version."}}
+
+# Every API route can answer a 422 (bad parameters) and a 500, with the one error model; declaring 422 here also
+# replaces FastAPI's own validation-error schema, which is not what the server sends.
+router = APIRouter(prefix="/api", responses=errors(422, 500))
 
 # The tables anyone may read in full (the api_tokens table is never served).
 PUBLIC_TABLES = {t.__tablename__: t for t in (schema.Family, schema.Release, schema.Submission, schema.RunDocument,
@@ -47,7 +80,7 @@ class ProtocolOut(BaseModel):
 
 
 class SubmissionPage(BaseModel):
-    total: int
+    total: int = Field(description="Submissions matching the filter (before paging).")
     items: list[SubmissionSummary]
 
 
@@ -58,15 +91,10 @@ class Queued(BaseModel):
     url: str
 
 
-class ManifestRejected(BaseModel):
-    detail: str
-    errors: list[dict[str, str]] = Field(description="One entry per invalid field: {field, message}.")
-
-
 class TablePage(BaseModel):
     table: str
-    total: int
-    rows: list[dict[str, Any]]
+    total: int = Field(description="Rows in the table (before paging).")
+    items: list[dict[str, Any]] = Field(description="The rows, by id; times are UTC (ISO 8601 with zone).")
 
 
 @router.get("/protocols", response_model=list[ProtocolOut], summary="Protocols with results, newest first")
@@ -95,12 +123,21 @@ def _leaderboard(store: ReadStore, task: str | None, profile: str | None, digest
         raise HTTPException(404, f"task {task!r} has no results under "
                                  f"{protocol.label if protocol else repr(profile or 'production')}; tasks: "
                                  f"{', '.join(tables) or ', '.join(known) or 'none'}")
+    if sort.startswith(DELTA_PREFIX) and sort.removeprefix(DELTA_PREFIX) not in table.students:
+        raise HTTPException(404, f"sort={sort!r}: no student {sort.removeprefix(DELTA_PREFIX)!r} on the {task} "
+                                 f"table; students: {', '.join(table.students) or 'none'}")
     try:
         rows = view_rows(table, HomeQuery(task=task, sort=sort, dir=dir, filters=filters))
     except BadRequest as err:
         raise HTTPException(400, str(err)) from None
     version = astuple(protocol) if protocol else None  # the cache validator (leaderboard.caching)
     return (protocol.profile if protocol else profile or "production"), table, rows, version
+
+
+SortKey = Annotated[str, Query(
+    pattern=f"^({'|'.join(SORT_KEYS)}|{DELTA_PREFIX}.+)$", max_length=300,
+    description=f"Column to sort by: {', '.join(SORT_KEYS)}, or {DELTA_PREFIX}STUDENT (that student's seed-mean "
+                "delta; a student not on the table is a 404). The rank column keeps the official rank.")]
 
 
 def _profile_tasks(profile: str) -> tuple[str, ...]:
@@ -116,29 +153,33 @@ def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulat
 
 
 @router.get("/leaderboard", response_model=Leaderboard, summary="A task's leaderboard (ranked, filtered, paged)",
+            responses={**NOT_MODIFIED, **errors(400, 404)},
             description="Rows are each release's newest succeeded submission under the protocol, ranked by rubric "
                         "accuracy then cost. `limit=0` returns every row.")
 def get_leaderboard(request: Request, store: Store, filters: Annotated[Filters, Depends(_filters)],
                     task: str | None = None, profile: str | None = None, digest: str | None = None,
-                    sort: str = "rank", dir: Literal["", "asc", "desc"] = "",
+                    sort: SortKey = "rank", dir: Literal["", "asc", "desc"] = "",
                     limit: int = Query(100, ge=0, le=100000), offset: Offset = 0):
     shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
     page = rows[offset: offset + limit] if limit else rows[offset:]
-    board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=page)
+    board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), items=page)
     return conditional(request, version, lambda: Response(board.model_dump_json(), media_type="application/json"))
 
 
 @router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row)",
-            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                         "application/json": {"schema": Leaderboard.model_json_schema(
+                                             ref_template="#/components/schemas/{model}")}}},
+                       **NOT_MODIFIED, **errors(400, 404)})
 def download_leaderboard(request: Request, store: Store, fmt: Literal["csv", "json"],
                          filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
-                         profile: str | None = None, digest: str | None = None, sort: str = "rank",
+                         profile: str | None = None, digest: str | None = None, sort: SortKey = "rank",
                          dir: Literal["", "asc", "desc"] = "", limit: int = 0):
     shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
 
     def build() -> Response:
         if fmt == "json":
-            board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), rows=rows)
+            board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), items=rows)
             return Response(board.model_dump_json(), media_type="application/json")
         columns, lines = leaderboard_table(rows, table.students)
         return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
@@ -158,7 +199,7 @@ def list_submissions(store: Store, status: Status | None = None,
     return SubmissionPage(total=total, items=items)
 
 
-@router.get("/submissions/{sid}", response_model=SubmissionDetail,
+@router.get("/submissions/{sid}", response_model=SubmissionDetail, responses=errors(404),
             summary="A submission: manifest, audit metrics, student outcomes, release history")
 def get_submission(store: Store, sid: SubmissionId):
     with store.session() as session:
@@ -168,7 +209,8 @@ def get_submission(store: Store, sid: SubmissionId):
     return detail
 
 
-@router.get("/submissions/{sid}/document", summary="The submission's versioned result document (JSON)")
+@router.get("/submissions/{sid}/document", summary="The submission's versioned result document (JSON)",
+            response_model=dict[str, Any], responses=errors(404))
 def get_document(store: Store, sid: SubmissionId):
     with store.session() as session:
         doc = queries.document(session, sid)
@@ -179,13 +221,16 @@ def get_document(store: Store, sid: SubmissionId):
 
 @router.get("/submissions/{sid}/training", summary="DPO loss per step, per task, student and training seed",
             description="`{task: {student: {seed: [[step, loss], ...]}}}`: each training seed is its own self-DPO "
-                        "run from the frozen student, with its own steps.")
-def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[int, list[tuple[int, float]]]]]:
+                        "run from the frozen student, with its own steps (JSON object keys are strings: the seed as "
+                        "a decimal number; each point is [step, loss]).", responses=errors(404))
+def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[str, list[list[float]]]]]:
     with store.session() as session:
+        if session.get(schema.Submission, sid) is None:
+            raise HTTPException(404, f"no submission {sid}")
         curves = queries.training(session, sid)
-    out: dict[str, dict[str, dict[int, list]]] = {}
+    out: dict[str, dict[str, dict[str, list]]] = {}
     for (task, student), by_seed in curves.items():
-        out.setdefault(task, {})[student] = by_seed
+        out.setdefault(task, {})[student] = {str(seed): points for seed, points in by_seed.items()}
     return out
 
 
@@ -195,7 +240,12 @@ def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[in
                         "phase baseline (seed 0) or post (its training seed)) or seeds (one row per student and "
                         "training seed: its post, delta and item-only 95% CI, McNemar p, whether the loss fell); "
                         "`fmt`: csv, parquet or json.",
-            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+            responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {
+                                             "type": "object"}}},
+                                         "text/csv": {"schema": {"type": "string"}},
+                                         "application/vnd.apache.parquet": {"schema": {"type": "string",
+                                                                                       "format": "binary"}}}},
+                       **errors(404)})
 def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions", "seeds"],
               fmt: Literal["csv", "parquet", "json"]):
     with store.session() as session:
@@ -211,7 +261,8 @@ def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predic
     return JSONResponse([dict(zip(columns, r, strict=True)) for r in rows])
 
 
-@router.get("/compare", summary="Is release B worse than release A? (ladder compare)")
+@router.get("/compare", summary="Is release B worse than release A? (ladder compare)",
+            response_model=Comparison, responses=errors(404))
 def get_compare(store: Store, a: Annotated[str, Query(max_length=300)], b: Annotated[str, Query(max_length=300)]):
     from harness.store.compare import CompareError, compare
 
@@ -222,7 +273,7 @@ def get_compare(store: Store, a: Annotated[str, Query(max_length=300)], b: Annot
 
 
 @router.get("/tables/{table}", response_model=TablePage, summary="Any public table of the store, paged",
-            description="Tables: " + ", ".join(PUBLIC_TABLES) + ".")
+            description="Tables: " + ", ".join(PUBLIC_TABLES) + ".", responses=errors(404))
 def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0):
     model = PUBLIC_TABLES.get(table)
     if model is None:
@@ -231,7 +282,8 @@ def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), 
     with store.session() as session:
         total = session.scalar(select(func.count()).select_from(model))
         rows = session.execute(select(*cols).order_by(model.id).limit(limit).offset(offset))
-        return TablePage(table=table, total=total, rows=[dict(r._mapping) for r in rows])
+        items = [{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()} for r in rows]
+        return TablePage(table=table, total=total, items=items)
 
 
 # ---- the one write ----------------------------------------------------------------------------------------------
@@ -247,25 +299,55 @@ async def _body(request: Request) -> bytes:
     return await request.body()
 
 
-def _rejected(detail: str, errors: list[tuple[str, str]]) -> JSONResponse:
-    return JSONResponse(ManifestRejected(detail=detail, errors=[{"field": f, "message": m} for f, m in errors])
-                        .model_dump(), status_code=422)
+def _rejected(detail: str, fields: list[tuple[str, str]]) -> JSONResponse:
+    return JSONResponse(Problem(detail=detail, errors=[{"field": f, "message": m} for f, m in fields]).model_dump(),
+                        status_code=422)
+
+
+#: The named protocol profiles (never a JSON file path, which ``get_protocol`` would also read).
+ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
+
+#: The content types a manifest may come in; anything else is a 415.
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def document_submission_body(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare ``POST /api/submissions``'s body in an OpenAPI document: the manifest's JSON schema (its parts added
+    to the components) as JSON, or the same fields as YAML text; and the bearer scheme it needs."""
+    from harness.submission import Manifest
+
+    components = openapi.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    manifest = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, part in {**manifest.pop("$defs", {}), "Manifest": manifest}.items():
+        if schemas.setdefault(name, part) != part:
+            raise RuntimeError(f"the manifest's schema part {name!r} clashes with another component of that name")
+    components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+    yaml_body = {"schema": {"type": "string", "description": "The manifest as YAML: the fields of `Manifest`."}}
+    operation = openapi["paths"]["/api/submissions"]["post"]
+    operation["requestBody"] = {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Manifest"}},
+        **{kind: yaml_body for kind in YAML_TYPES}}}
+    operation["security"] = [{"bearer": []}]
+    return openapi
 
 
 @router.post("/submissions", status_code=201, response_model=Queued,
              summary="Queue a verifier manifest (needs a bearer token)",
              description="Body: the manifest as JSON (`application/json`) or YAML (`application/yaml`). "
                          "`profile` picks the protocol. 201: queued; 200: already submitted under this protocol "
-                         "(the existing id); 401: no valid token; 413: body too large; 422: invalid manifest, "
-                         "each bad field named. Nothing is stored unless the manifest is valid.",
-             responses={200: {"model": Queued}, 401: {}, 413: {}, 422: {"model": ManifestRejected}})
+                         "(the existing id); 401: no valid token; 413: body too large; 415: another content type; "
+                         "422: invalid manifest, each bad field named. Nothing is stored unless the manifest is "
+                         "valid.",
+             responses={200: {"model": Queued, "description": "Already submitted: the existing submission."},
+                        **errors(401, 413, 415)})
 def post_submission(request: Request, store: Store, body: Annotated[bytes, Depends(_body)],
-                    profile: str = "production"):
+                    profile: Annotated[ProfileName, Query(description="The protocol to run it under.")] = "production"):
     """A plain ``def``: FastAPI runs it in its thread pool, because everything here blocks (the token check and
     the write wait on the database, parsing a 64 KB YAML body can take a second). On the event loop, one request
     waiting on a locked store would stall every other request, /healthz included."""
     from harness.admission import admit
-    from harness.config import PROFILES, get_protocol
+    from harness.config import get_protocol
     from harness.store.queue import ProtocolKey, submit
     from harness.store.tokens import verify_token
     from harness.submission import ManifestError, load_manifest_text, parse_manifest
@@ -284,7 +366,7 @@ def post_submission(request: Request, store: Store, body: Annotated[bytes, Depen
             except RecursionError:  # the C decoder's limit, reached within microseconds
                 return _rejected("body is not valid JSON: nested too deeply", [("(body)", "nested too deeply")])
             manifest = parse_manifest(data, "request body")
-        elif kind in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
+        elif kind in YAML_TYPES:
             manifest = load_manifest_text(body.decode("utf-8", errors="replace"), "request body")
         else:
             return JSONResponse({"detail": f"unsupported content type {kind!r}: send application/json or "
@@ -292,9 +374,6 @@ def post_submission(request: Request, store: Store, body: Annotated[bytes, Depen
         admit(manifest, request.app.state.settings, "request body")  # the operator's policy (harness.admission)
     except ManifestError as err:
         return _rejected(str(err), err.fields or [("(body)", str(err))])
-    if profile not in PROFILES:  # named profiles only: get_protocol would also read a JSON file path
-        message = f"unknown protocol profile {profile!r}; profiles: {', '.join(PROFILES)}"
-        return _rejected(message, [("profile", message)])
     protocol = get_protocol(profile)
     key = ProtocolKey.of(protocol)
     job, created = submit(store.engine, manifest.model_dump(mode="json"), manifest.digest(), key)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 
 from harness.settings import Settings, get_settings
 from leaderboard import pages, plots, queries
+from leaderboard.api import document_submission_body
 from leaderboard.api import router as api_router
 from leaderboard.caching import conditional
 from leaderboard.links import ServerLinks
@@ -29,7 +30,7 @@ from leaderboard.pages import BadRequest, HomeQuery
 from leaderboard.ranking import Filters
 from leaderboard.render import STATIC, render
 from leaderboard.store import ReadStore
-from leaderboard.views import OptionalId, Page, SeedResult, StudentDetail, SubmissionId
+from leaderboard.views import FieldError, OptionalId, Page, Problem, SeedResult, StudentDetail, SubmissionId
 
 logger = logging.getLogger(__name__)
 SVG = "image/svg+xml"
@@ -38,15 +39,15 @@ SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe
                "Cache-Control": "no-cache"}
 
 
-def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(("/api", "/plots", "/static", "/openapi")) and \
-        "text/html" in request.headers.get("accept", "text/html")
+def _html_route(request: Request) -> bool:
+    """Pages answer errors as pages, whatever the client accepts; the API, plots and static files as JSON."""
+    return not request.url.path.startswith(("/api", "/plots", "/static", "/openapi", "/healthz"))
 
 
-def _error(request: Request, status: int, message: str) -> Response:
-    if _wants_html(request):
+def _error(request: Request, status: int, message: str, fields: list[FieldError] | None = None) -> Response:
+    if _html_route(request):
         return HTMLResponse(pages.error_page(ServerLinks(), status, message), status_code=status)
-    return JSONResponse({"detail": message}, status_code=status)
+    return JSONResponse(Problem(detail=message, errors=fields or []).model_dump(), status_code=status)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -64,10 +65,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(Hardening, max_body=settings.web_max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api_router)
+    _contract(app)
     _error_handlers(app)
     _page_routes(app, settings)
     _plot_routes(app)
     return app
+
+
+def _contract(app: FastAPI) -> None:
+    """The OpenAPI document, completed where FastAPI cannot infer it (the manifest body of a submission)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_submission_body(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -77,9 +91,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_params(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
-                             for e in exc.errors())
-        return _error(request, 422, f"invalid request: {problems}")
+        fields = [FieldError(field=".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), message=e["msg"])
+                  for e in exc.errors()]
+        problems = "; ".join(f"{f.field}: {f.message}" for f in fields)
+        return _error(request, 422, f"invalid request: {problems}", fields)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception):

@@ -69,7 +69,7 @@ def export_site(store: ReadStore, out: Path, profile: str | None = None, digest:
         counts["plots"] += 2
         columns, lines = leaderboard_table(t.rows, t.students)
         _write(out / f"api/leaderboard-{safe_segment(t.task)}.csv", to_csv(columns, lines))
-        board = Leaderboard(profile=protocol.profile, task=t.task, students=t.students, total=len(t.rows), rows=t.rows)
+        board = Leaderboard(profile=protocol.profile, task=t.task, students=t.students, total=len(t.rows), items=t.rows)
         _write(out / f"api/leaderboard-{safe_segment(t.task)}.json", board.model_dump_json(indent=1))
         counts["data"] += 2
     _write(out / "plots/heatmap.svg", plots.heatmap({t.task: t.rows for t in tables}))

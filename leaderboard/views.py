@@ -7,12 +7,12 @@ encode them, plots draw them as paths.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 # Request parameters bounded to what the store can hold (ids are 32-bit in PostgreSQL): a larger number is a 422,
 # not an overflow deep in the database driver.
@@ -21,6 +21,30 @@ SubmissionId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="A submissi
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """The store's times are UTC; SQLite hands them back without a zone, PostgreSQL in its session's zone: served
+    as timezone-aware ISO 8601 (``...Z``) either way, so a client never has to guess."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(utc)]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the bad field or parameter ('(body)' for the whole body).")
+    message: str
+
+
+class Problem(BaseModel):
+    """The one error body of the API, whatever the status (400, 401, 404, 413, 415, 422, 500)."""
+
+    detail: str = Field(description="What went wrong, in one sentence.")
+    errors: list[FieldError] = Field(default_factory=list, description="One entry per invalid field or parameter "
+                                     "(422); empty otherwise.")
 
 
 class StudentCell(BaseModel):
@@ -86,7 +110,7 @@ class LeaderboardRow(BaseModel):
     silent_regression: bool = Field(description="Any student regressed silently.")
     audit_only: bool = Field(default=False, description="Only the rubric audit was run (`ladder audit`): ranked like "
                              "any other, the students' gate verdicts known, their self-DPO not run.")
-    finished_at: datetime | None
+    finished_at: UtcTime | None
 
     def student(self, name: str) -> StudentCell | None:
         return next((s for s in self.students if s.student == name), None)
@@ -97,7 +121,7 @@ class Leaderboard(BaseModel):
     task: str
     students: list[str]
     total: int = Field(description="Rows matching the filters (before paging).")
-    rows: list[LeaderboardRow]
+    items: list[LeaderboardRow]
 
 
 class SubmissionSummary(BaseModel):
@@ -113,9 +137,9 @@ class SubmissionSummary(BaseModel):
     max_attempts: int
     worker: str | None
     failure_reason: str | None
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcTime | None
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
 
 
 class TaskAudit(BaseModel):
@@ -157,7 +181,7 @@ class StudentDetail(StudentCell):
 class ReleaseHistoryEntry(BaseModel):
     submission_id: int
     release: str
-    finished_at: datetime | None
+    finished_at: UtcTime | None
     rubric: dict[str, float] = Field(description="Task -> rubric accuracy.")
     regressed: dict[str, bool] = Field(description="Task -> rubric agreement significantly below the previous "
                                                    "release's on that task: all-K judgments, clustered McNemar test "

@@ -104,6 +104,6 @@ def test_a_submission_through_the_api_reaches_the_leaderboard(stack):
     page = _http(f"{base}/?profile=smoke", headers={"accept": "text/html"})[1]
     assert "stack &lt;smoke&gt; verifier" in page and f'data-submission-id="{sid}"' in page
     board = json.loads(_http(f"{base}/api/leaderboard?profile=smoke")[1])
-    assert [r["submission_id"] for r in board["rows"]] == [sid]
-    assert board["rows"][0]["n"] == 16 * 2  # one judgment per audit item and student
+    assert [r["submission_id"] for r in board["items"]] == [sid]
+    assert board["items"][0]["n"] == 16 * 2  # one judgment per audit item and student
     print(f"stack up in {up_seconds:.0f} s; the submission ran in {run_seconds:.0f} s")

@@ -101,7 +101,7 @@ def execute_cmd(
 
 @app.command("status", rich_help_panel=PANEL)
 def status_cmd(
-    limit: Annotated[int, typer.Option(help="Newest N submissions.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Newest N submissions (0: all, as the API's limit=0).")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """The queue: every submission's status, attempts, worker and failure reason."""

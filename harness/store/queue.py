@@ -198,9 +198,10 @@ def get(engine: Engine, submission_id: int) -> Submission | None:
 
 
 def listing(engine: Engine, limit: int = 100) -> list[Submission]:
+    """The newest ``limit`` submissions, newest first; ``limit=0``: all of them (as the API's ``limit=0``)."""
     with session_scope(engine) as session:
-        query = select(Submission).order_by(Submission.id.desc()).limit(limit)
-        return list(session.scalars(query))
+        query = select(Submission).order_by(Submission.id.desc())
+        return list(session.scalars(query.limit(limit) if limit else query))
 
 
 def record(engine: Engine, manifest: dict, manifest_hash: str, protocol: ProtocolKey, document: dict,

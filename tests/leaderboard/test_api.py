@@ -29,17 +29,17 @@ def _counts(engine):
 @pytest.mark.parametrize("task", ["mathvista", "mmmu"])
 def test_leaderboard_ranks_by_rubric_accuracy_per_task(client, synthetic, task):
     board = client.get("/api/leaderboard", params={"task": task, "limit": 0}).json()
-    assert [(r["name"], r["release"]) for r in board["rows"]] == _expected_order(task)
-    assert [r["rank"] for r in board["rows"]] == [1, 2, 3, 4, 5]
-    accs = [r["rubric_accuracy"] for r in board["rows"]]
+    assert [(r["name"], r["release"]) for r in board["items"]] == _expected_order(task)
+    assert [r["rank"] for r in board["items"]] == [1, 2, 3, 4, 5]
+    accs = [r["rubric_accuracy"] for r in board["items"]]
     assert accs == sorted(accs, reverse=True)
     assert board["students"] == ["qwen2.5-vl-3b", "qwen3-vl-2b"]
-    free = next(r for r in board["rows"] if r["name"] == XSS)  # cost kind "none": priced at $0, so comparable
+    free = next(r for r in board["items"] if r["name"] == XSS)  # cost kind "none": priced at $0, so comparable
     assert free["cost_kind"] == "none" and free["usd_per_1k"] == 0.0 and free["pareto"] is True
 
 
 def test_every_row_carries_ci_and_item_counts(client, synthetic):
-    for row in client.get("/api/leaderboard", params={"task": "blink"}).json()["rows"]:
+    for row in client.get("/api/leaderboard", params={"task": "blink"}).json()["items"]:
         assert row["ci_low"] <= row["rubric_accuracy"] <= row["ci_high"] and row["n"] == 120
         for s in row["students"]:
             assert s["delta_ci_low"] <= s["delta"] <= s["delta_ci_high"] and s["n"] == 300 and s["seeds"] == 3
@@ -61,7 +61,9 @@ def test_sorting_and_tabs_are_in_the_url(client, synthetic):
     assert 'aria-sort="descending"' in page.text
     assert 'href="/?task=mmmu&amp;sort=cost&amp;dir=asc"' in page.text  # clicking again flips
     assert client.get("/", params={"sort": "bogus"}, headers=HTML).status_code == 400
-    assert "no results" in client.get("/", params={"task": "nope"}).json()["detail"]
+    missing = client.get("/", params={"task": "nope"})  # a page answers a page, whatever the client accepts
+    assert missing.status_code == 400 and missing.headers["content-type"].startswith("text/html")
+    assert "no results" in missing.text
 
 
 def test_paging(client, synthetic):  # the fixture's page size is 3
@@ -192,7 +194,7 @@ def test_json_api_covers_the_store_but_never_the_tokens(client, synthetic):
     for table in ("families", "releases", "submissions", "audit_results", "student_results", "student_seed_results",
                   "audit_verdicts", "eval_predictions", "training_curves", "run_documents"):
         page = client.get(f"/api/tables/{table}", params={"limit": 2}).json()
-        assert page["total"] > 0 and len(page["rows"]) <= 2, table
+        assert page["total"] > 0 and len(page["items"]) <= 2, table
     assert client.get("/api/tables/api_tokens").status_code == 404
     assert "POST" in client.get("/api", headers=HTML).text
 
@@ -258,8 +260,8 @@ def test_an_empty_store_answers_empty_collections_not_errors(client):
     a task no profile measures is still a 404 naming the tasks."""
     r = client.get("/api/leaderboard", params={"task": "mmmu"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"profile": "production", "task": "mmmu", "students": [], "total": 0, "rows": []}
-    assert client.get("/api/leaderboard", params={"task": "shapes", "profile": "demo"}).json()["rows"] == []
+    assert r.json() == {"profile": "production", "task": "mmmu", "students": [], "total": 0, "items": []}
+    assert client.get("/api/leaderboard", params={"task": "shapes", "profile": "demo"}).json()["items"] == []
     assert client.get("/api/leaderboard").json()["task"] == "mathvista"  # the production profile's first task
     body = client.get("/api/leaderboard.csv", params={"task": "blink"})
     assert body.status_code == 200 and len(list(csv.reader(io.StringIO(body.text)))) == 1  # the header alone
@@ -282,10 +284,10 @@ def test_a_result_completed_in_place_shows_on_the_next_request(client, engine):
     key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
     audit = {**run, "tasks": [{**t, "students": []} for t in run["tasks"]]}
     record(engine, m.model_dump(mode="json"), m.digest(), key, audit, {"verdicts": items["verdicts"]})
-    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["rows"]
+    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["items"]
     assert row["audit_only"] and all(s["status"] == "not run" for s in row["students"])
     record(engine, m.model_dump(mode="json"), m.digest(), key, run, items)
-    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["rows"]
+    (row,) = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["items"]
     assert not row["audit_only"] and all(s["delta"] is not None for s in row["students"])
 
 
@@ -315,11 +317,61 @@ def test_a_client_holding_the_ranking_gets_304_until_a_result_lands(client, synt
     assert client.get("/", params=params, headers={"If-None-Match": page.headers["etag"]}).status_code == 200
     fresh = client.get(url, params=params, headers={"If-None-Match": tag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != tag
-    assert fresh.json()["rows"][0]["name"] == "landed-later"  # the best rubric accuracy ranks first
+    assert fresh.json()["items"][0]["name"] == "landed-later"  # the best rubric accuracy ranks first
     assert fresh.json()["total"] == first.json()["total"] + 1
 
 
 def test_large_responses_are_compressed(client, synthetic):
     r = client.get("/api/leaderboard.json", params={"task": "mmmu"}, headers={"Accept-Encoding": "gzip"})
-    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.json()["rows"]
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.json()["items"]
     assert "accept-encoding" in r.headers["vary"].lower()
+
+
+def test_errors_have_one_shape_and_pages_answer_pages(client, synthetic):
+    """API routes answer errors as the declared Problem JSON; HTML routes answer a page, whatever the client
+    accepts (a browser's, curl's */*, or none)."""
+    bad = client.get("/api/leaderboard", params={"task": "mmmu", "limit": -1})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit", bad.text
+    missing = client.get("/api/submissions/99", headers=HTML)
+    assert missing.status_code == 404 and missing.json() == {"detail": "no submission 99", "errors": []}
+    for headers in ({}, {"accept": "*/*"}, {"accept": "application/json"}):
+        page = client.get("/submissions/99", headers=headers)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), headers
+        assert "no submission 99" in page.text
+    unknown = client.get("/api/leaderboard", params={"task": "mmmu", "sort": "delta:nobody"})
+    assert unknown.status_code == 404 and "no student 'nobody'" in unknown.json()["detail"]
+
+
+def test_a_manifest_in_another_content_type_is_a_415_and_stores_nothing(client, synthetic, engine):
+    from harness.store.tokens import create_token
+
+    before = _counts(engine)
+    text = yaml.safe_dump({"name": "x", "family": "x", "release": "1", "backend": "simulated",
+                           "simulated": {"agreement": 0.9}, "cost": {"kind": "none", "priced_on": "2026-11-26"},
+                           "owner": "me"})
+    auth = {"authorization": f"Bearer {create_token(engine, 'team')}"}
+    for kind in ("text/plain", "application/x-www-form-urlencoded", ""):
+        r = client.post("/api/submissions", content=text, headers={**auth, "content-type": kind})
+        assert r.status_code == 415 and "unsupported content type" in r.json()["detail"], (kind, r.text)
+    assert _counts(engine) == before
+
+
+def test_times_are_served_with_their_zone(client, synthetic):
+    from datetime import datetime
+
+    times = [client.get("/api/submissions").json()["items"][0]["created_at"],
+             client.get("/api/tables/submissions").json()["items"][0]["created_at"],
+             client.get("/api/leaderboard", params={"task": "mmmu"}).json()["items"][0]["finished_at"]]
+    assert all(datetime.fromisoformat(t).utcoffset() is not None for t in times), times
+
+
+def test_the_openapi_document_declares_what_the_server_sends(client):
+    doc = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    post = doc["paths"]["/api/submissions"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Manifest"}
+    assert "application/yaml" in post["requestBody"]["content"] and post["security"] == [{"bearer": []}]
+    assert {"401", "413", "415", "422"} <= set(post["responses"])
+    board = doc["paths"]["/api/leaderboard"]["get"]["responses"]
+    assert board["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "304" in board and "items" in doc["components"]["schemas"]["Leaderboard"]["properties"]

@@ -72,7 +72,7 @@ def test_delta_cells_show_the_seed_mean_its_ci_and_items_x_seeds(client, synthet
     cells = _delta_cells(page)
     assert len(cells) == 3 * len(STUDENTS)
     expected = []
-    for row in board["rows"][:3]:
+    for row in board["items"][:3]:
         for name in board["students"]:
             s = next(c for c in row["students"] if c["student"] == name)
             expected.append(f"{_points(s['delta'])} [{_points(s['delta_ci_low'])}, {_points(s['delta_ci_high'])}] "
@@ -94,7 +94,7 @@ def test_api_rows_carry_seeds_and_the_json_is_strict(client, synthetic):
         r = client.get(path)
         assert r.status_code == 200, path
         _strict(r.text)
-    rows = _strict(client.get("/api/leaderboard", params={"task": "blink", "limit": 0}).text)["rows"]
+    rows = _strict(client.get("/api/leaderboard", params={"task": "blink", "limit": 0}).text)["items"]
     for row in rows:
         for s in row["students"]:
             assert s["seeds"] == 3 and len(s["seed_deltas"]) == 3, s
@@ -196,7 +196,7 @@ def test_schema_1_results_still_display(client, engine):
     sid = record(engine, m.model_dump(mode="json"), m.digest(), key, old, old_items).id
 
     def check():
-        row = _strict(client.get("/api/leaderboard", params={"task": "mmmu"}).text)["rows"][0]
+        row = _strict(client.get("/api/leaderboard", params={"task": "mmmu"}).text)["items"][0]
         for s in row["students"]:
             assert s["seeds"] == 1 and s["seed_deltas"] == [s["delta"]] and s["seed_sd"] is None
             assert 0 <= s["mcnemar_p"] <= 1  # one training run: its McNemar test is kept
@@ -236,6 +236,6 @@ def test_a_failed_seed_shows_its_reason_and_no_point(client, engine):
     index = STUDENT_NAMES.index(student["student"])
     assert sorted(re.findall(rf'id="seed-point-{index}-(\d+)"'.encode(), svg)) == [b"0", b"2"]
     assert f'id="seed-mean-{index}"'.encode() not in svg  # no mean of the seeds that ran
-    cell = next(s for s in _strict(client.get("/api/leaderboard", params={"task": "blink"}).text)["rows"][0]["students"]
-                if s["student"] == student["student"])
+    row = _strict(client.get("/api/leaderboard", params={"task": "blink"}).text)["items"][0]
+    cell = next(s for s in row["students"] if s["student"] == student["student"])
     assert cell["status"] == "failed" and cell["delta"] is None and cell["seed_deltas"] == []

@@ -45,7 +45,7 @@ def test_export_site_writes_a_self_contained_site(synthetic, store_url, tmp_path
     assert (out / "plots" / f"seeds-{sid}-mmmu.svg").read_bytes().count(b'id="seed-point-') == 2 * 3
     assert len((out / "api" / "submissions" / str(sid) / "seeds.csv").read_text().splitlines()) == 1 + 3 * 2 * 3
     board = json.loads((out / "api" / "leaderboard-mmmu.json").read_text())
-    assert all(s["seeds"] == 3 and len(s["seed_deltas"]) == 3 for r in board["rows"] for s in r["students"])
+    assert all(s["seeds"] == 3 and len(s["seed_deltas"]) == 3 for r in board["items"] for s in r["students"])
     header = (out / "api" / "leaderboard-mmmu.csv").read_text().splitlines()[0].split(",")
     assert header[-4:] == ["qwen2.5-vl-3b:seeds", "qwen2.5-vl-3b:seed_sd", "qwen3-vl-2b:seeds", "qwen3-vl-2b:seed_sd"]
     assert "(300 x 3)" in (out / "index.html").read_text()

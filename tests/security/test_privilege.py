@@ -177,7 +177,7 @@ def test_public_documents_and_tables_name_no_host_pid_path_or_kernel(demo_data_d
     host_word = re.compile(rf"(?<![\w-]){re.escape(host)}(?![\w-])")
     with TestClient(create_app(Settings(data_dir=tmp_path / "web", web_cache_seconds=0), engine=engine)) as client:
         texts = _public_texts(client, sub.id)
-        rows = client.get("/api/tables/submissions").json()["rows"]
+        rows = client.get("/api/tables/submissions").json()["items"]
     for where, text in texts.items():
         assert not host_word.search(text), f"{where} names the host {host!r}"
         assert f"{host}:{pid}" not in text, f"{where} carries the worker's host and pid"

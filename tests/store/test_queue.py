@@ -32,6 +32,14 @@ def test_duplicate_manifest_is_reported_not_queued_twice(db_url):
         assert s.scalar(select(func.count()).select_from(Release)) == 1
 
 
+def test_listing_shows_the_newest_first_and_limit_0_shows_all(db_url):
+    """`ladder status --limit 0` lists every submission, as the API's limit=0 does (it once listed none)."""
+    engine = connect(db_url)
+    ids = [q.submit(engine, manifest(f"v{i}"), f"h{i}", PROTO)[0].id for i in range(3)]
+    assert [s.id for s in q.listing(engine, 2)] == ids[::-1][:2]
+    assert [s.id for s in q.listing(engine, 0)] == ids[::-1]
+
+
 def test_claim_takes_oldest_and_lease_expiry_hands_it_to_another_worker(db_url):
     engine = connect(db_url)
     a, _ = q.submit(engine, manifest("a"), "ha", PROTO)
