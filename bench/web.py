@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TASKS = ("mathvista", "mmmu", "blink")
+FAMILY_RELEASES = 50  # releases of the first family (its verifier page shows each with its comparison)
 
 
 def _args():
@@ -43,6 +44,8 @@ def _args():
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (the load generator's CPU share).")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     ap.add_argument("--keep", action="store_true", help="Keep the seeded schema.")
+    ap.add_argument("--json", action="store_true", help="Print one JSON object (every endpoint's req/s, p50, p99 and "
+                    "their ratios to the static file's) and nothing else.")
     return ap.parse_args()
 
 
@@ -53,6 +56,7 @@ def _schema_url(base: str, schema: str) -> str:
 
 def seed(url: str, n: int, templates: int) -> float:
     """Insert n releases x 3 tasks; returns seconds taken."""
+    from rich.console import Console
     from rich.progress import track
     from sqlalchemy import insert
 
@@ -63,25 +67,29 @@ def seed(url: str, n: int, templates: int) -> float:
     from harness.store.schema import AuditRow, Family, Release, StudentRow, Submission
     from tests.fixtures.results import manifest, synthetic_run
 
+    err = Console(stderr=True)  # progress on stderr: stdout holds only the results (one JSON object with --json)
     t0 = time.perf_counter()
     docs = []
-    for i in track(range(templates), description="synthetic documents"):
+    for i in track(range(templates), description="synthetic documents", console=err):
         acc = {t: 0.15 + 0.8 * ((i * 37 + 11 * k) % templates) / templates for k, t in enumerate(TASKS)}
         doc = synthetic_run(manifest(f"template-{i}"), acc, items=30, k=4, test=200, resamples=100)[0]
         docs.append(RunResult.model_validate(doc))
     engine = connect(url)
     batch = 1000
-    for start in track(range(0, n, batch), description="inserting"):
+    for start in track(range(0, n, batch), description="inserting", console=err):
         with session_scope(engine) as s:
             rows = range(start, min(n, start + batch))
-            fams = [{"id": i + 1, "name": f"family-{i:05d}"} for i in rows]
+            # the first FAMILY_RELEASES releases are one family's (release 1, 2, ...): its verifier page lists them all
+            fams = [{"id": i + 1, "name": f"family-{i:05d}"} for i in rows if i == 0 or i >= FAMILY_RELEASES]
             s.execute(insert(Family), fams)
             rels, subs, audits, students = [], [], [], []
             for i in rows:
                 usd = round(0.5 + (i * 7919 % 1000) / 200, 3)
-                m = manifest(f"verifier-{i:05d}", family=f"family-{i:05d}", usd_per_gpu_hour=usd,
-                             parameters=(2 + i % 7) * 10**9).model_dump(mode="json")
-                rels.append({"id": i + 1, "family_id": i + 1, "release": "1", "name": m["name"], "backend": "hf",
+                family, release = (0, str(i + 1)) if i < FAMILY_RELEASES else (i, "1")
+                m = manifest(f"verifier-{family:05d}", release=release, family=f"family-{family:05d}",
+                             usd_per_gpu_hour=usd, parameters=(2 + i % 7) * 10**9).model_dump(mode="json")
+                rels.append({"id": i + 1, "family_id": family + 1, "release": release, "name": m["name"],
+                             "backend": "hf",
                              "model": model_label(m), "parameters": m["parameters"], "simulated": False})
                 subs.append({"id": i + 1, "release_id": i + 1, "manifest": m, "manifest_hash": f"{i:064d}",
                              "protocol_version": "1", "protocol_profile": "production", "protocol_digest": "f" * 64,
@@ -142,6 +150,7 @@ ENDPOINTS = {
     "leaderboard page, sorted by cost": "/?task=mmmu&sort=cost&dir=asc",
     "JSON API, 100 rows": "/api/leaderboard?task=blink",
     "JSON API, every row": "/api/leaderboard?task=blink&limit=0",
+    f"verifier page, family of {FAMILY_RELEASES} releases": f"/submissions/{FAMILY_RELEASES}",
 }
 
 
@@ -172,7 +181,8 @@ def main() -> None:
     try:
         migrate(url)
         seconds = seed(url, args.submissions, args.templates)
-        print(f"seeded {args.submissions} submissions x {len(TASKS)} tasks in {seconds:.1f} s")
+        say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+        say(f"seeded {args.submissions} submissions x {len(TASKS)} tasks in {seconds:.1f} s")
         port = _free_port()
         env = {**os.environ, "LADDER_DATABASE_URL": url, "LADDER_DATA_DIR": f"/tmp/{schema}"}
         proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--workers",
@@ -180,23 +190,31 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base)
         cold, size = _get(f"{base}/?task=mathvista")
-        print(f"first leaderboard page (computes and caches all three tasks' rankings): {cold * 1000:.0f} ms, "
-              f"{size / 1024:.0f} KiB")
+        say(f"first leaderboard page (computes and caches all three tasks' rankings): {cold * 1000:.0f} ms, "
+            f"{size / 1024:.0f} KiB")
         results = {}
         for name, path in ENDPOINTS.items():
             for _ in range(4 * args.workers):  # warm every worker's cache (the kernel spreads connections)
                 _get(base + path)
             _, size = _get(base + path)
             results[name] = {**wrk(base + path, args.duration, args.connections, args.threads), "bytes": size}
-        base_rps = results["static file (baseline)"]["rps"]
+        static = results["static file (baseline)"]
+        for r in results.values():
+            r["rps_vs_static"] = r["rps"] / static["rps"]
+            r["p99_vs_static"] = r["p99_ms"] / static["p99_ms"] if static["p99_ms"] else None
+        summary = {"submissions": args.submissions, "tasks": len(TASKS), "workers": args.workers,
+                   "connections": args.connections, "duration_s": args.duration, "wrk_threads": args.threads,
+                   "cpus": os.cpu_count(), "seed_seconds": seconds, "cold_ms": cold * 1000, "results": results}
+        if args.json:
+            print(json.dumps(summary, allow_nan=False))
+            return
         print(f"\n{args.connections} connections, {args.duration} s each, {args.workers} server worker(s), "
-              f"wrk {args.threads} thread(s), 2-core machine\n")
-        print(f"{'endpoint':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs static':>9} {'KiB':>7} errors")
+              f"wrk {args.threads} thread(s), {os.cpu_count()}-core machine\n")
+        print(f"{'endpoint':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'rps/static':>10} {'p99/static':>10} "
+              f"{'KiB':>7} errors")
         for name, r in results.items():
-            print(f"{name:36} {r['rps']:9.1f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['rps'] / base_rps:9.3f} "
-                  f"{r['bytes'] / 1024:7.0f} {r['non_2xx']} {r['socket_errors']}")
-        print(json.dumps({"submissions": args.submissions, "seed_seconds": seconds, "cold_ms": cold * 1000,
-                          "results": results}))
+            print(f"{name:44} {r['rps']:9.1f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['rps_vs_static']:10.3f} "
+                  f"{r['p99_vs_static'] or 0:10.2f} {r['bytes'] / 1024:7.0f} {r['non_2xx']} {r['socket_errors']}")
     finally:
         if proc is not None:
             proc.terminate()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import astuple
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -19,11 +20,13 @@ from harness.store import schema
 from harness.store.compare import Comparison
 from leaderboard import queries
 from leaderboard.caching import conditional
-from leaderboard.exports import leaderboard_table, to_csv, to_parquet
+from leaderboard.exports import csv_chunks, json_chunks, json_document, leaderboard_table, to_parquet
 from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
 from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters
 from leaderboard.store import ReadStore
 from leaderboard.views import (
+    MAX_ID,
+    CompactLeaderboard,
     Leaderboard,
     Offset,
     Problem,
@@ -95,6 +98,7 @@ class TablePage(BaseModel):
     table: str
     total: int = Field(description="Rows in the table (before paging).")
     items: list[dict[str, Any]] = Field(description="The rows, by id; times are UTC (ISO 8601 with zone).")
+    next: int | None = Field(default=None, description="`after` for the next page (null: this page is the last).")
 
 
 @router.get("/protocols", response_model=list[ProtocolOut], summary="Protocols with results, newest first")
@@ -166,26 +170,42 @@ def get_leaderboard(request: Request, store: Store, filters: Annotated[Filters, 
     return conditional(request, version, lambda: Response(board.model_dump_json(), media_type="application/json"))
 
 
-@router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row)",
+@router.get("/leaderboard.{fmt}", summary="A task's leaderboard as CSV or JSON (every row), streamed",
+            description="`compact=true` (JSON): the CSV's columns once and one array per row, about a third of the "
+                        "full form's size.",
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                                         "application/json": {"schema": Leaderboard.model_json_schema(
-                                             ref_template="#/components/schemas/{model}")}}},
+                                         "application/json": {"schema": {"oneOf": [
+                                             {"$ref": "#/components/schemas/Leaderboard"},
+                                             {"$ref": "#/components/schemas/CompactLeaderboard"}]}}}},
                        **NOT_MODIFIED, **errors(400, 404)})
 def download_leaderboard(request: Request, store: Store, fmt: Literal["csv", "json"],
                          filters: Annotated[Filters, Depends(_filters)], task: str | None = None,
                          profile: str | None = None, digest: str | None = None, sort: SortKey = "rank",
-                         dir: Literal["", "asc", "desc"] = "", limit: int = 0):
+                         dir: Literal["", "asc", "desc"] = "",
+                         limit: int = Query(0, ge=0, le=100000, description="First N rows (0: all)."),
+                         compact: bool = False):
     shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    rows = rows[:limit] if limit else rows
+    head = {"profile": shown, "task": table.task, "students": table.students, "total": len(rows)}
 
     def build() -> Response:
-        if fmt == "json":
-            board = Leaderboard(profile=shown, task=table.task, students=table.students, total=len(rows), items=rows)
-            return Response(board.model_dump_json(), media_type="application/json")
+        if fmt == "json" and not compact:
+            return StreamingResponse(json_document(head, ([r.model_dump_json() for r in part]
+                                                          for part in _chunks(rows))), media_type="application/json")
         columns, lines = leaderboard_table(rows, table.students)
-        return Response(to_csv(columns, lines), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="leaderboard-{shown}-{table.task}.csv"'})
+        if fmt == "json":
+            return StreamingResponse(json_document({**head, "columns": columns},
+                                                   ([json.dumps(line, allow_nan=False, default=str) for line in part]
+                                                    for part in _chunks(lines))), media_type="application/json")
+        return StreamingResponse(csv_chunks(columns, _chunks(lines)), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition":
+                                          f'attachment; filename="leaderboard-{shown}-{table.task}.csv"'})
 
     return conditional(request, version, build)
+
+
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
+    return (values[i:i + size] for i in range(0, len(values), size))
 
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -248,17 +268,22 @@ def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[st
                        **errors(404)})
 def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions", "seeds"],
               fmt: Literal["csv", "parquet", "json"]):
+    """CSV and JSON stream from the database as they are sent; Parquet (its footer indexes the whole file) is built
+    in memory."""
     with store.session() as session:
         if session.get(schema.Submission, sid) is None:
             raise HTTPException(404, f"no submission {sid}")
-        columns, rows = queries.item_rows(session, sid, kind)
+    columns, query = queries.item_query(sid, kind)
     name = f"submission-{sid}-{kind}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "csv":
-        return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=disposition)
     if fmt == "parquet":
+        with store.session() as session:
+            rows = [tuple(r) for r in session.execute(query)]
         return Response(to_parquet(columns, rows), media_type="application/vnd.apache.parquet", headers=disposition)
-    return JSONResponse([dict(zip(columns, r, strict=True)) for r in rows])
+    if fmt == "csv":
+        return StreamingResponse(csv_chunks(columns, store.stream(query)), media_type="text/csv; charset=utf-8",
+                                 headers=disposition)
+    return StreamingResponse(json_chunks(columns, store.stream(query)), media_type="application/json")
 
 
 @router.get("/compare", summary="Is release B worse than release A? (ladder compare)",
@@ -274,16 +299,20 @@ def get_compare(store: Store, a: Annotated[str, Query(max_length=300)], b: Annot
 
 @router.get("/tables/{table}", response_model=TablePage, summary="Any public table of the store, paged",
             description="Tables: " + ", ".join(PUBLIC_TABLES) + ".", responses=errors(404))
-def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0):
+def get_table(store: Store, table: str, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0,
+              after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Keyset paging: rows with an id above "
+                                                 "this one (the previous page's `next`); fast at any depth, "
+                                                 "where a large offset scans every row it skips.")] = None):
     model = PUBLIC_TABLES.get(table)
     if model is None:
         raise HTTPException(404, f"no public table {table!r}; tables: {', '.join(PUBLIC_TABLES)}")
-    cols = model.__table__.columns
+    query = select(*model.__table__.columns).order_by(model.id).limit(limit)
+    query = query.where(model.id > after) if after is not None else query.offset(offset)
     with store.session() as session:
         total = session.scalar(select(func.count()).select_from(model))
-        rows = session.execute(select(*cols).order_by(model.id).limit(limit).offset(offset))
-        items = [{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()} for r in rows]
-        return TablePage(table=table, total=total, items=items)
+        items = [{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                 for r in session.execute(query)]
+    return TablePage(table=table, total=total, items=items, next=items[-1]["id"] if len(items) == limit else None)
 
 
 # ---- the one write ----------------------------------------------------------------------------------------------
@@ -311,17 +340,23 @@ ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
 
-def document_submission_body(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Declare ``POST /api/submissions``'s body in an OpenAPI document: the manifest's JSON schema (its parts added
-    to the components) as JSON, or the same fields as YAML text; and the bearer scheme it needs."""
+def _add_component(schemas: dict[str, Any], model: type[BaseModel]) -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, part in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, part) != part:
+            raise RuntimeError(f"{model.__name__}'s schema part {name!r} clashes with another component of that name")
+
+
+def complete_openapi(openapi: dict[str, Any]) -> dict[str, Any]:
+    """What FastAPI cannot infer: ``POST /api/submissions``'s body (the manifest's JSON schema, its parts added
+    to the components, as JSON, or the same fields as YAML text) and the bearer scheme it needs; the compact
+    leaderboard download's schema."""
     from harness.submission import Manifest
 
     components = openapi.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    manifest = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, part in {**manifest.pop("$defs", {}), "Manifest": manifest}.items():
-        if schemas.setdefault(name, part) != part:
-            raise RuntimeError(f"the manifest's schema part {name!r} clashes with another component of that name")
+    _add_component(schemas, Manifest)
+    _add_component(schemas, CompactLeaderboard)
     components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
     yaml_body = {"schema": {"type": "string", "description": "The manifest as YAML: the fields of `Manifest`."}}
     operation = openapi["paths"]["/api/submissions"]["post"]

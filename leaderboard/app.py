@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from harness.settings import Settings, get_settings
 from leaderboard import pages, plots, queries
-from leaderboard.api import document_submission_body
+from leaderboard.api import complete_openapi
 from leaderboard.api import router as api_router
 from leaderboard.caching import conditional
 from leaderboard.links import ServerLinks
@@ -78,7 +78,7 @@ def _contract(app: FastAPI) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_submission_body(generate())
+            app.openapi_schema = complete_openapi(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -122,16 +122,20 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
             raise HTTPException(404, f"no results under profile={profile!r} digest={digest!r}")
         query = _home_query(task, sort, dir, page, q, backend, hide_simulated, pareto_only, gate)
 
-        def build() -> Response:
+        def render_page() -> str:
             tables = store.tables(protocol) if protocol else []
             links = ServerLinks({"profile": profile, "digest": digest})
             try:
-                return HTMLResponse(pages.home_page(tables, links, found, protocol, query, settings.web_page_size))
+                return pages.home_page(tables, links, found, protocol, query, settings.web_page_size)
             except BadRequest as err:
                 raise HTTPException(400, str(err)) from None
 
-        # Every protocol is in the version: the page links to each of them.
-        return conditional(request, [astuple(p) for p in found], build)
+        # Every protocol is in the version: the page links to each of them. The rendered page is kept per version
+        # and view, so a repeated view costs a cache lookup, not a render (a client without the ETag included).
+        version = tuple(astuple(p) for p in found)
+        view = (version, tuple(sorted(request.query_params.multi_items())))
+        return conditional(request, version,
+                           lambda: HTMLResponse(store.cached(("home", *view), render_page, kind="pages")))
 
     @app.get("/submissions", response_class=HTMLResponse, include_in_schema=False)
     def submissions(status: str | None = None, page: Page = 1):
@@ -142,12 +146,24 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
                 raise HTTPException(400, str(err)) from None
 
     @app.get("/submissions/{sid}", response_class=HTMLResponse, include_in_schema=False)
-    def submission(sid: SubmissionId):
+    def submission(request: Request, sid: SubmissionId):
         with store.session() as session:
-            html = pages.submission_page(session, ServerLinks(), sid)
-        if html is None:
+            state = queries.submission_state(session, sid)
+        if state is None:
             raise HTTPException(404, f"no submission {sid}")
-        return html
+        # The page shows the submission (its state) and its family's other releases, whose results are in the
+        # protocols' versions: a result landing or the submission changing state gives a new version.
+        version = (state, tuple(astuple(p) for p in store.protocols()))
+
+        def render_page() -> str:
+            with store.session() as session:
+                html = pages.submission_page(session, ServerLinks(), sid)
+            if html is None:  # deleted since the state was read
+                raise HTTPException(404, f"no submission {sid}")
+            return html
+
+        return conditional(request, version,
+                           lambda: HTMLResponse(store.cached(("submission", sid, version), render_page, kind="pages")))
 
     @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
     def compare(a: OptionalId = None, b: OptionalId = None):

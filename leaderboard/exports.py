@@ -1,12 +1,16 @@
-"""Tables as downloads: CSV (spreadsheet-safe) and Parquet (typed), from (columns, rows) (pure)."""
+"""Tables as downloads: CSV (spreadsheet-safe), JSON and Parquet (typed), from (columns, rows) (pure); CSV and JSON
+also as a stream of pieces, from chunks of rows."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
-from leaderboard.views import LeaderboardRow
+from leaderboard.views import LeaderboardRow, utc
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -19,11 +23,52 @@ def _cell(value):
 
 
 def to_csv(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
+    return "".join(csv_chunks(columns, [rows]))
+
+
+def csv_chunks(columns: Sequence[str], chunks: Iterable[Sequence[Sequence]]) -> Iterator[str]:
+    """CSV text, the header first, then one piece per chunk of rows: a download streams as the rows arrive."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([_cell(v) for v in row] for row in rows)
-    return buf.getvalue()
+    for rows in chunks:
+        writer.writerows([_cell(v) for v in row] for row in rows)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
+def json_chunks(columns: Sequence[str], chunks: Iterable[Sequence[Sequence]]) -> Iterator[str]:
+    """A JSON array of one object per row (keys: ``columns``), one piece per chunk of rows. Strict JSON: a
+    non-finite number is null, a time is ISO 8601 with its zone."""
+    yield "["
+    first = True
+    for rows in chunks:
+        for row in rows:
+            yield ("" if first else ",") + json.dumps(dict(zip(columns, map(_json_value, row), strict=True)),
+                                                     allow_nan=False)
+            first = False
+    yield "]"
+
+
+def json_document(head: dict, chunks: Iterable[Sequence[str]]) -> Iterator[str]:
+    """``{**head, "items": [...]}`` as pieces: ``head``'s fields, then each chunk of already-encoded items."""
+    yield json.dumps(head, allow_nan=False)[:-1] + (', "items": [' if head else '"items": [')
+    first = True
+    for encoded in chunks:
+        if encoded:
+            yield ("" if first else ",") + ",".join(encoded)
+            first = False
+    yield "]}"
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    return value
 
 
 def to_parquet(columns: Sequence[str], rows: Sequence[Sequence]) -> bytes:

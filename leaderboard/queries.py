@@ -319,9 +319,24 @@ ITEM_TABLES = {
 }
 
 
-def item_rows(session: Session, submission_id: int, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
-    """(columns, rows) of a submission's per-item audit verdicts or eval predictions, or its per-seed results."""
+def submission_state(session: Session, sid: int) -> tuple | None:
+    """What of a submission's own row its page shows and may change (None: no such submission): part of the
+    page's cache version."""
+    sub = session.get(Submission, sid)
+    if sub is None:
+        return None
+    return (sub.status, sub.attempts, sub.worker, sub.failure_reason, sub.started_at, sub.finished_at)
+
+
+def item_query(submission_id: int, kind: str):
+    """(columns, query) of a submission's per-item audit verdicts or eval predictions, or its per-seed results."""
     table, columns = ITEM_TABLES[kind]
-    query = (select(*(getattr(table, c) for c in columns)).where(table.submission_id == submission_id)
-             .order_by(table.id))
+    return columns, (select(*(getattr(table, c) for c in columns)).where(table.submission_id == submission_id)
+                     .order_by(table.id))
+
+
+def item_rows(session: Session, submission_id: int, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
+    """(columns, rows) of :func:`item_query`, all in memory (Parquet, tests)."""
+    columns, query = item_query(submission_id, kind)
     return columns, [tuple(r) for r in session.execute(query)]
+

@@ -22,20 +22,32 @@ from leaderboard.queries import Protocol
 
 
 class ReadStore:
-    def __init__(self, engine: Engine, cache_size: int = 64, protocols_ttl: float = 0.0) -> None:
+    def __init__(self, engine: Engine, cache_size: int = 64, protocols_ttl: float = 0.0,
+                 page_cache_size: int = 512) -> None:
         self.engine = engine
         self.protocols_ttl = protocols_ttl
         self._protocols: tuple[float, list[Protocol]] | None = None
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        # Two LRU caches: the data (rankings, charts; seconds to rebuild) and rendered pages (one per view of the
+        # data: many, cheap to rebuild), so that views never evict the rankings they are rendered from.
+        self._caches: dict[str, tuple[OrderedDict[tuple, Any], int]] = {
+            "data": (OrderedDict(), cache_size), "pages": (OrderedDict(), page_cache_size)}
         self._lock = threading.Lock()
         self._flights: dict[tuple, threading.Lock] = {}
-        self._size = cache_size
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             yield session
+
+    def stream(self, query, chunk: int = 1000) -> Iterator[list[tuple]]:
+        """The rows of ``query`` in chunks of ``chunk``, fetched as they are sent (a server-side cursor where the
+        driver has one), in one session held for the whole stream: a download of a million rows never sits in
+        memory whole."""
+        with self._sessions() as session, session.begin():
+            result = session.execute(query.execution_options(yield_per=chunk))
+            for part in result.partitions(chunk):
+                yield [tuple(r) for r in part]
 
     def protocols(self) -> list[Protocol]:
         """The protocols with results (their counts are the cache's data version), re-read at most every
@@ -49,27 +61,30 @@ class ReadStore:
         self._protocols = (now, found)
         return found
 
-    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per key (keys must include the data version: a Protocol does).
+    def cached(self, key: tuple, compute: Callable[[], Any], kind: str = "data") -> Any:
+        """``compute()`` once per key (keys must include the data version: a Protocol does), in the ``kind``
+        cache ("data" or "pages").
 
         Single flight: when a new result invalidates a ranking that takes seconds to rebuild (10,000 releases),
         concurrent requests wait for the one computation instead of each starting their own.
         """
+        cache, size = self._caches[kind]
+        key = (kind, *key)
         with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
             flight = self._flights.setdefault(key, threading.Lock())
         with flight:
             with self._lock:
-                if key in self._cache:
-                    return self._cache[key]
+                if key in cache:
+                    return cache[key]
             value = compute()
             with self._lock:
-                self._cache[key] = value
+                cache[key] = value
                 self._flights.pop(key, None)
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+                while len(cache) > size:
+                    cache.popitem(last=False)
         return value
 
     def tables(self, protocol: Protocol):

@@ -124,6 +124,17 @@ class Leaderboard(BaseModel):
     items: list[LeaderboardRow]
 
 
+class CompactLeaderboard(BaseModel):
+    """The leaderboard as a table: one array per row, in the order of ``columns`` (the CSV download's)."""
+
+    profile: str
+    task: str
+    students: list[str]
+    total: int = Field(description="Rows matching the filters.")
+    columns: list[str]
+    items: list[list[Any]] = Field(description="One array per row, values in the order of `columns`.")
+
+
 class SubmissionSummary(BaseModel):
     id: int
     name: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pyarrow.parquet as pq
 import pytest
@@ -375,3 +376,71 @@ def test_the_openapi_document_declares_what_the_server_sends(client):
     board = doc["paths"]["/api/leaderboard"]["get"]["responses"]
     assert board["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "304" in board and "items" in doc["components"]["schemas"]["Leaderboard"]["properties"]
+
+
+def test_item_downloads_stream_the_same_rows_as_csv_and_json(client, synthetic):
+    """7,200 prediction rows: streamed in chunks of 1,000 from the database; CSV and JSON hold the same rows in the
+    same order, and the JSON is strict."""
+    sid = synthetic[("judge-8b", "1")]
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/api/submissions/{sid}/predictions.csv").text)))
+    as_json = client.get(f"/api/submissions/{sid}/predictions.json")
+    items = json.loads(as_json.text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert len(items) == len(rows) == 3 * 2 * (1 + 3) * 300
+    assert [(r["item_id"], r["phase"], r["seed"]) for r in rows] == [(i["item_id"], i["phase"], str(i["seed"]))
+                                                                      for i in items]
+
+
+def test_tables_page_by_keyset_as_by_offset(client, synthetic):
+    """Following `next` visits every row once, in id order, and the last page says there is no next."""
+    total = client.get("/api/tables/eval_predictions", params={"limit": 1}).json()["total"]
+    seen, after, pages = [], None, 0
+    while True:
+        page = client.get("/api/tables/eval_predictions",
+                          params={"limit": 1000, **({"after": after} if after is not None else {})}).json()
+        seen += [r["id"] for r in page["items"]]
+        pages += 1
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert len(seen) == len(set(seen)) == total and seen == sorted(seen) and pages == -(-total // 1000) + (
+        total % 1000 == 0)
+    by_offset = client.get("/api/tables/eval_predictions", params={"limit": 5, "offset": 1000}).json()["items"]
+    assert [r["id"] for r in by_offset] == seen[1000:1005]
+
+
+def test_leaderboard_downloads_agree_in_every_form(client, synthetic):
+    """The streamed full JSON holds the API's rows; the compact JSON holds the CSV's columns and cells; limit cuts."""
+    params = {"task": "mmmu"}
+    api = client.get("/api/leaderboard", params={**params, "limit": 0}).json()
+    full = json.loads(client.get("/api/leaderboard.json", params=params).text)
+    assert full == api
+    compact = json.loads(client.get("/api/leaderboard.json", params={**params, "compact": "true"}).text)
+    table = list(csv.reader(io.StringIO(client.get("/api/leaderboard.csv", params=params).text)))
+    assert compact["columns"] == table[0] and compact["total"] == len(table) - 1 == api["total"]
+    assert [["" if v is None else str(v) for v in row] for row in compact["items"]] == table[1:]
+    two = client.get("/api/leaderboard.csv", params={**params, "limit": 2}).text
+    assert len(list(csv.reader(io.StringIO(two)))) == 3
+
+
+def test_cached_pages_never_show_a_ranking_older_than_the_last_landed_result(client, synthetic, engine):
+    """Rendered pages are kept per store version: a repeated view (no If-None-Match, as a crawler or a load test
+    sends it) is the same page, and the first request after a result lands shows it, on the ranking and on the
+    verifier page of its family (the release history)."""
+    from harness.store.queue import ProtocolKey, record
+    from tests.fixtures.results import manifest, synthetic_run
+
+    params = {"task": "mmmu"}
+    first, again = (client.get("/", params=params, headers=HTML) for _ in range(2))
+    assert first.text == again.text and "landed-later" not in first.text
+    sid = synthetic[("judge-4b", "2")]
+    verifier = client.get(f"/submissions/{sid}", headers=HTML)
+    assert verifier.status_code == 200 and verifier.headers["etag"]
+    assert client.get(f"/submissions/{sid}", headers={"If-None-Match": verifier.headers["etag"]}).status_code == 304
+    key = ProtocolKey(version="2", profile="production", digest="f" * 64, config={})
+    for name, release in (("landed-later", "1"), ("judge-4b", "3")):
+        m = manifest(name, release, usd_per_gpu_hour=2.0)
+        run, items = synthetic_run(m, {"mmmu": 0.99})
+        record(engine, m.model_dump(mode="json"), m.digest(), key, run, items)
+    assert "landed-later" in client.get("/", params=params, headers=HTML).text
+    history = client.get(f"/submissions/{sid}", headers=HTML)
+    assert history.headers["etag"] != verifier.headers["etag"] and history.text != verifier.text

@@ -15,14 +15,18 @@ import os
 import pytest
 import schemathesis
 
-# A manifest's cross-field rules (a backend's own section, the operator's admission policy: hosts, secrets, sizes)
-# are checked by the server, not expressible in the JSON schema, so a schema-valid body may be a 422 that names the
-# field; every other operation must accept every schema-valid request.
+# Two allowances, for the one write and only there. A manifest's cross-field rules (a backend's own section, the
+# operator's admission policy: hosts, secrets, sizes) are checked by the server, not expressible in the JSON schema,
+# so a schema-valid body may be a 422 that names the field; every other operation must accept every schema-valid
+# request. And an invalid body may be refused for its size before it is read (413, the request-size cap; the
+# fixture's is 8 KiB): a refusal like any other 4xx.
 CONFIG = """
 [[operations]]
 include-path = "/api/submissions"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422"]
+checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415",
+                                                    "422", "428", "429", "5xx"]
 """
 
 
