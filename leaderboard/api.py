@@ -174,7 +174,7 @@ def get_leaderboard(request: Request, store: Store, filters: Annotated[Filters, 
             description="`compact=true` (JSON): the CSV's columns once and one array per row, about a third of the "
                         "full form's size.",
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                                         "application/json": {"schema": {"oneOf": [
+                                         "application/json": {"schema": {"anyOf": [
                                              {"$ref": "#/components/schemas/Leaderboard"},
                                              {"$ref": "#/components/schemas/CompactLeaderboard"}]}}}},
                        **NOT_MODIFIED, **errors(400, 404)})
