@@ -185,8 +185,8 @@ def download_leaderboard(request: Request, store: Store, fmt: Literal["csv", "js
                          limit: int = Query(0, ge=0, le=100000, description="First N rows (0: all)."),
                          compact: bool = False):
     shown, table, rows, version = _leaderboard(store, task, profile, digest, sort, dir, filters)
+    head = {"profile": shown, "task": table.task, "students": table.students, "total": len(rows)}  # before limit
     rows = rows[:limit] if limit else rows
-    head = {"profile": shown, "task": table.task, "students": table.students, "total": len(rows)}
 
     def build() -> Response:
         if fmt == "json" and not compact:

@@ -420,6 +420,8 @@ def test_leaderboard_downloads_agree_in_every_form(client, synthetic):
     assert [["" if v is None else str(v) for v in row] for row in compact["items"]] == table[1:]
     two = client.get("/api/leaderboard.csv", params={**params, "limit": 2}).text
     assert len(list(csv.reader(io.StringIO(two)))) == 3
+    first_two = json.loads(client.get("/api/leaderboard.json", params={**params, "limit": 2}).text)
+    assert first_two["items"] == api["items"][:2] and first_two["total"] == api["total"]  # total: before the limit
 
 
 def test_cached_pages_never_show_a_ranking_older_than_the_last_landed_result(client, synthetic, engine):
