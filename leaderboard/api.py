@@ -20,7 +20,7 @@ from harness.store import schema
 from harness.store.compare import Comparison
 from leaderboard import queries
 from leaderboard.caching import conditional
-from leaderboard.exports import csv_chunks, json_chunks, json_document, leaderboard_table, to_parquet
+from leaderboard.exports import csv_chunks, json_chunks, json_document, leaderboard_table, parquet_chunks
 from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
 from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters
 from leaderboard.store import ReadStore
@@ -268,8 +268,8 @@ def get_training(store: Store, sid: SubmissionId) -> dict[str, dict[str, dict[st
                        **errors(404)})
 def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predictions", "seeds"],
               fmt: Literal["csv", "parquet", "json"]):
-    """CSV and JSON stream from the database as they are sent; Parquet (its footer indexes the whole file) is built
-    in memory."""
+    """Every format streams from the database as it is sent (Parquet one row group per 1,000 rows, its footer
+    last)."""
     with store.session() as session:
         if session.get(schema.Submission, sid) is None:
             raise HTTPException(404, f"no submission {sid}")
@@ -277,9 +277,9 @@ def get_items(store: Store, sid: SubmissionId, kind: Literal["verdicts", "predic
     name = f"submission-{sid}-{kind}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "parquet":
-        with store.session() as session:
-            rows = [tuple(r) for r in session.execute(query)]
-        return Response(to_parquet(columns, rows), media_type="application/vnd.apache.parquet", headers=disposition)
+        types = [c.type.python_type for c in query.selected_columns]
+        return StreamingResponse(parquet_chunks(columns, types, store.stream(query)),
+                                 media_type="application/vnd.apache.parquet", headers=disposition)
     if fmt == "csv":
         return StreamingResponse(csv_chunks(columns, store.stream(query)), media_type="text/csv; charset=utf-8",
                                  headers=disposition)

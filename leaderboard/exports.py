@@ -81,6 +81,49 @@ def to_parquet(columns: Sequence[str], rows: Sequence[Sequence]) -> bytes:
     return buf.getvalue()
 
 
+class _Drain(io.RawIOBase):
+    """A write-only file that hands over what was written since the last :meth:`take`, and keeps counting
+    positions (Parquet's footer records each row group's offset)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def take(self) -> bytes:
+        out, self._parts = b"".join(self._parts), []
+        return out
+
+
+def parquet_chunks(columns: Sequence[str], types: Sequence[type], chunks: Iterable[Sequence[Sequence]]
+                   ) -> Iterator[bytes]:
+    """A Parquet file as pieces, one row group per chunk of rows, the footer last. ``types`` are the columns'
+    Python types (the store's schema: int, float, bool, str, datetime): the schema is fixed before the first row,
+    so a chunk whose column happens to be all null cannot change it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string(),
+             datetime: pa.timestamp("us", tz="UTC")}
+    schema = pa.schema([(c, arrow[t]) for c, t in zip(columns, types, strict=True)])
+    sink = _Drain()
+    with pq.ParquetWriter(sink, schema) as writer:
+        for rows in chunks:
+            writer.write_table(pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows], schema=schema))
+            yield sink.take()
+    yield sink.take()
+
+
 def leaderboard_table(rows: Sequence[LeaderboardRow], students: Sequence[str]) -> tuple[list[str], list[list]]:
     """One flat row per verifier release: the leaderboard as a spreadsheet sees it (fractions, not percents).
 

@@ -379,8 +379,8 @@ def test_the_openapi_document_declares_what_the_server_sends(client):
 
 
 def test_item_downloads_stream_the_same_rows_as_csv_and_json(client, synthetic):
-    """7,200 prediction rows: streamed in chunks of 1,000 from the database; CSV and JSON hold the same rows in the
-    same order, and the JSON is strict."""
+    """7,200 prediction rows: streamed in chunks of 1,000 from the database; CSV, JSON and Parquet (a row group per
+    chunk) hold the same rows in the same order, and the JSON is strict."""
     sid = synthetic[("judge-8b", "1")]
     rows = list(csv.DictReader(io.StringIO(client.get(f"/api/submissions/{sid}/predictions.csv").text)))
     as_json = client.get(f"/api/submissions/{sid}/predictions.json")
@@ -388,6 +388,9 @@ def test_item_downloads_stream_the_same_rows_as_csv_and_json(client, synthetic):
     assert len(items) == len(rows) == 3 * 2 * (1 + 3) * 300
     assert [(r["item_id"], r["phase"], r["seed"]) for r in rows] == [(i["item_id"], i["phase"], str(i["seed"]))
                                                                       for i in items]
+    parquet = pq.ParquetFile(io.BytesIO(client.get(f"/api/submissions/{sid}/predictions.parquet").content))
+    assert parquet.metadata.num_row_groups == 8  # one per 1,000 rows streamed
+    assert parquet.read().to_pylist() == items
 
 
 def test_tables_page_by_keyset_as_by_offset(client, synthetic):
