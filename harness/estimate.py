@@ -146,9 +146,11 @@ def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: Task
     gen = manifest.generation
     per_student = plan_task.audit_judgments // max(1, plan_task.students)
 
+    # A log-probability judge decodes one token (its first token's alternatives are the score).
+    answer = 1 if manifest.judging is not None and manifest.judging.mode == "logprob" else a.length(gen.max_new_tokens)
+
     def judge(stage: str, n: int) -> Work:
-        return Work(stage, "judge", arch.hub_id,
-                    generate_seconds(arch, gpu, n, gen.batch_size, prompt, a.length(gen.max_new_tokens)))
+        return Work(stage, "judge", arch.hub_id, generate_seconds(arch, gpu, n, gen.batch_size, prompt, answer))
 
     return [judge("audit", per_student),
             judge("selfdpo", protocol.selfdpo.seeds * plan_task.selfdpo_judgments)]

@@ -125,6 +125,31 @@ class Endpoint(_Strict):
     concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight at once.")
 
 
+class Judging(_Strict):
+    """How a generative judge's answer becomes a score. ``text`` (the default): the rubric asks for a score and the
+    answer is parsed (:mod:`harness.stages.verdict`). ``logprob``: the rubric (the manifest's own
+    ``rubric_template``) asks a yes/no question, and the score is P(yes) / (P(yes) + P(no)) over the first answer
+    token's top log-probabilities: a calibrated score that never fails to parse."""
+
+    mode: Literal["text", "logprob"] = Field(default="text", description="text: parse a score from the answer; "
+                                             "logprob: P(yes) / (P(yes) + P(no)) of the first answer token.")
+    yes_tokens: tuple[Name, ...] = Field(default=("Yes",), min_length=1, max_length=16, description="Tokens that "
+                                         "mean yes; compared without surrounding spaces and case ('Yes', ' yes', "
+                                         "'YES' are one).")
+    no_tokens: tuple[Name, ...] = Field(default=("No",), min_length=1, max_length=16,
+                                        description="Tokens that mean no, compared likewise.")
+    top_logprobs: int = Field(default=20, ge=1, le=20, description="Alternatives requested for the first token "
+                              "(OpenAI's top_logprobs; 20 is its maximum).")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Judging:
+        both = {t.strip().casefold() for t in self.yes_tokens} & {t.strip().casefold() for t in self.no_tokens}
+        if both:
+            raise ValueError(f"yes_tokens {list(self.yes_tokens)} and no_tokens {list(self.no_tokens)} share "
+                             f"{sorted(both)}")
+        return self
+
+
 class Simulated(_Strict):
     """A simulated verifier: reads the truth and agrees with it at a set rate (harness validation)."""
 
@@ -169,6 +194,9 @@ class Manifest(_Strict):
     simulated: Simulated | None = Field(default=None, description="Simulation settings (simulated).")
     dtype: DType = Field(default="bfloat16", description="Weights dtype (hf, vllm).")
     generation: Generation = Field(default_factory=Generation)
+    # exclude_if: a manifest without the section dumps, and so hashes, exactly as before the section existed.
+    judging: Judging | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="How the answer becomes a score (default: text).")
     rubric_template: Text | None = Field(
         default=None, description="Jinja2 rubric prompt with {{ question }} and {{ candidate }}; "
         "default: the protocol's task-agnostic rubric.",
@@ -190,9 +218,17 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _backend_settings(self) -> Manifest:
-        needs = backend_class(self.backend).section  # each backend names the section it reads
+        backend = backend_class(self.backend)
+        needs = backend.section  # each backend names the section it reads
         if needs is not None and getattr(self, needs) is None:
             raise ValueError(f"backend {self.backend!r} needs the '{needs}' section")
+        mode = self.judging.mode if self.judging else "text"
+        if mode not in backend.judging_modes:
+            raise ValueError(f"judging.mode {mode!r} is not implemented by backend {self.backend!r} (it judges by "
+                             f"{', '.join(backend.judging_modes)})")
+        if mode == "logprob" and self.rubric_template is None:
+            raise ValueError("judging.mode 'logprob' needs a rubric_template that asks a yes/no question (the "
+                             "protocol's default rubric asks for a JSON score)")
         if self.rubric_template is not None:
             from jinja2 import TemplateSyntaxError
             from jinja2.sandbox import SandboxedEnvironment

@@ -59,6 +59,9 @@ class VerifierBackend(ABC):
     uses_device: ClassVar[bool] = False
     #: Whether someone else's server judges (an endpoint billed by its owner, not in the protocol's GPU-hours).
     remote: ClassVar[bool] = False
+    #: The manifest's ``judging.mode`` values this backend implements ("text": the rubric answer is parsed for a
+    #: score; "logprob": the score is P(yes) / (P(yes) + P(no)) of the answer's first token).
+    judging_modes: ClassVar[tuple[str, ...]] = ("text",)
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest

@@ -29,6 +29,9 @@ Design, and why:
 - **The API key** comes from the variable named by ``endpoint.api_key_env`` (``"EMPTY"`` when none
   is named, as vLLM servers accept). It is never logged, and it is masked out of any recorded
   error text in case a server echoes it.
+- **Log-probability judging** (``judging.mode: logprob``): the request asks for one token with its
+  ``top_logprobs``; the score is P(yes) / (P(yes) + P(no)) over them (:mod:`harness.verifiers.logprob`). A server
+  that ignores ``logprobs``, or whose alternatives hold neither word, gives a recorded failure, never a 0.5.
 - **Egress**: before any variable is read or any request made, the endpoint must pass the operator's
   policy (:mod:`harness.egress`: allowed key variables and their hosts, public addresses
   only), and every connection is checked again on its resolved address (the SDK's HTTP client is
@@ -54,6 +57,7 @@ from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, re
 from harness.settings import get_settings
 from harness.tasks.base import png_bytes
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.logprob import score_text, yes_no_score
 from harness.verifiers.registry import register_backend
 
 if TYPE_CHECKING:
@@ -127,6 +131,7 @@ class OpenAIBackend(VerifierBackend):
     section: ClassVar[str] = "endpoint"
     uses_device: ClassVar[bool] = False
     remote: ClassVar[bool] = True
+    judging_modes: ClassVar[tuple[str, ...]] = ("text", "logprob")
 
     #: First retry delay (seconds); doubles with each retry up to ``backoff_max_s``. Tests shrink these.
     backoff_base_s: float = 0.5
@@ -139,6 +144,8 @@ class OpenAIBackend(VerifierBackend):
         endpoint = manifest.endpoint
         assert endpoint is not None, "manifest validation guarantees an 'endpoint' section"
         self.endpoint = endpoint
+        judging = manifest.judging
+        self._judging = judging if judging is not None and judging.mode == "logprob" else None
         policy = policy or EgressPolicy.from_settings(get_settings())
         refused = check_endpoint(endpoint, policy)
         if refused:
@@ -237,10 +244,11 @@ class OpenAIBackend(VerifierBackend):
                 completion = client.chat.completions.create(
                     model=self.endpoint.model,
                     messages=messages,  # type: ignore[arg-type]
-                    max_tokens=gen.max_new_tokens,
+                    max_tokens=1 if self._judging else gen.max_new_tokens,
                     temperature=gen.temperature,
                     top_p=gen.top_p,
                     n=1,
+                    **({"logprobs": True, "top_logprobs": self._judging.top_logprobs} if self._judging else {}),
                 )
             except Exception as err:
                 retryable, reason, detail, retry_after = self._classify(err)
@@ -297,6 +305,8 @@ class OpenAIBackend(VerifierBackend):
         output_tokens = _count(getattr(usage, "completion_tokens", 0))
         if not isinstance(choices, list) or not choices:
             return self._failure(req, "malformed response: no choices")
+        if self._judging is not None:
+            return self._logprob_judgment(req, choices[0], input_tokens, output_tokens)
         message = getattr(choices[0], "message", None)
         content = getattr(message, "content", None)
         if not isinstance(content, str):
@@ -304,6 +314,27 @@ class OpenAIBackend(VerifierBackend):
                      req.candidate_index, getattr(choices[0], "finish_reason", None))
             content = ""
         return RawJudgment(text=content, input_tokens=input_tokens, output_tokens=output_tokens)
+
+    def _logprob_judgment(self, req: JudgeRequest, choice: Any, input_tokens: int, output_tokens: int
+                          ) -> RawJudgment:
+        """``judging.mode: logprob``: the score from the first token's top log-probabilities
+        (:mod:`harness.verifiers.logprob`); a server that returns none is a recorded failure, never a guessed 0.5."""
+        judging = self._judging
+        assert judging is not None
+        content = getattr(getattr(choice, "logprobs", None), "content", None)
+        if not content:
+            return self._failure(req, "the server returned no logprobs (judging.mode 'logprob' needs an endpoint "
+                                      "that honours logprobs/top_logprobs)")
+        top = getattr(content[0], "top_logprobs", None) or []
+        score, p_yes, p_no = yes_no_score(((getattr(t, "token", ""), getattr(t, "logprob", float("nan")))
+                                           for t in top), judging.yes_tokens, judging.no_tokens)
+        if score is None:
+            seen = ", ".join(repr(getattr(t, "token", "")) for t in top[:5]) or "none"
+            return self._failure(req, f"neither a yes token {list(judging.yes_tokens)} nor a no token "
+                                      f"{list(judging.no_tokens)} among the first token's {len(top)} most likely "
+                                      f"({seen}...)")
+        return RawJudgment(text=score_text(score, p_yes, p_no), input_tokens=input_tokens,
+                           output_tokens=output_tokens)
 
     def _mask(self, text: str) -> str:
         """``text`` with the API key masked out (a server may echo it in an error message)."""

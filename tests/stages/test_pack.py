@@ -215,3 +215,36 @@ def test_a_hub_download_of_the_pack_verifies(built, tmp_path):
     (root / ".cache" / "huggingface").mkdir(parents=True)
     (root / ".cache" / "huggingface" / "download.lock").write_text("")
     assert verify(root).digest == built["pack"].digest
+
+
+def test_a_logprob_judge_audits_from_the_pack_with_the_servers_probabilities(built, data_env, tmp_path, monkeypatch):
+    """issue 19: an audit by a log-probability judge on an OpenAI-compatible server (the local oracle, P(yes) 0.9
+    when the candidate is right, 0.1 when wrong, spelled 'Yes' and ' yes'): every judgment's score is the server's
+    probability, none fails to parse, and the oracle's ranking is perfect."""
+    import yaml
+
+    from tests.fixtures.openai_server import FakeServer, oracle_judge
+
+    monkeypatch.setenv("LADDER_ALLOW_LOCAL_ENDPOINTS", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    no_students(monkeypatch)
+    server = FakeServer(oracle_judge())
+    try:
+        manifest = tmp_path / "logprob.yaml"
+        manifest.write_text(yaml.safe_dump({
+            "name": "logprob-judge", "family": "logprob-judge", "release": "1", "owner": "tests", "backend": "openai",
+            "endpoint": {"base_url": server.base_url, "model": "judge-test"},
+            "judging": {"mode": "logprob"},
+            "rubric_template": "Question:\n{{ question }}\n\nStudent's answer:\n{{ candidate }}\n\nIs the "
+                               "student's answer correct? Reply Yes or No.",
+            "cost": {"kind": "none", "priced_on": "2026-12-01"}}))
+        out = cli_json(["audit", str(manifest), "--task", "shapes", "--profile", built["profile"], "--pack",
+                        str(built["pack"].root)])
+    finally:
+        server.stop()
+    assert all(r["logprobs"] is True and r["max_tokens"] == 1 for r in server.requests)
+    assert out["parse_failure_rate"] == 0 and out["rubric_accuracy"] == 1.0 and out["metrics"]["auroc"] == 1.0
+    with open(out["verdicts_path"], encoding="utf-8") as fh:
+        verdicts = [json.loads(line) for line in fh]
+    assert len(verdicts) == server.hits == 2 * 20 * 4
+    assert {round(v["score"], 12) for v in verdicts} == {0.9, 0.1}

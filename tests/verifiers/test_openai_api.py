@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import logging
+import math
 import random
 import socket
 import time
@@ -22,10 +23,12 @@ from harness.submission import parse_manifest
 from harness.verifiers import BACKENDS
 from harness.verifiers.base import JudgeRequest
 from harness.verifiers.openai_api import OpenAIBackend, backoff_delay, encode_png_data_url
-from tests.fixtures.openai_server import Behaviour, FakeServer, Reply, completion, ok
+from tests.fixtures.openai_server import Behaviour, FakeServer, Reply, completion, logprob_completion, ok
+
+YES_NO_RUBRIC = "Question: {{ question }}\nAnswer: {{ candidate }}\nIs the answer correct? Reply Yes or No."
 
 
-def manifest_for(base_url: str, **endpoint: Any) -> Any:
+def manifest_for(base_url: str, judging: dict | None = None, **endpoint: Any) -> Any:
     return parse_manifest({
         "name": "judge-test", "family": "judge", "release": "v1", "owner": "tests",
         "backend": "openai",
@@ -34,6 +37,7 @@ def manifest_for(base_url: str, **endpoint: Any) -> Any:
         "generation": {"max_new_tokens": 48, "temperature": 0.25, "top_p": 0.9},
         "cost": {"kind": "api", "usd_per_1m_input_tokens": 0.1, "usd_per_1m_output_tokens": 0.4,
                  "priced_on": "2026-11-01"},
+        **({"judging": judging, "rubric_template": YES_NO_RUBRIC} if judging else {}),
     })
 
 
@@ -67,8 +71,8 @@ def serve():
 def backend_for():
     backends: list[OpenAIBackend] = []
 
-    def make(base_url: str, **endpoint: Any) -> OpenAIBackend:
-        b = OpenAIBackend(manifest_for(base_url, **endpoint))
+    def make(base_url: str, judging: dict | None = None, **endpoint: Any) -> OpenAIBackend:
+        b = OpenAIBackend(manifest_for(base_url, judging, **endpoint))
         b.backoff_base_s = 0.01  # keep retries fast; the policy, not the wait, is under test
         b.backoff_max_s = 0.05
         backends.append(b)
@@ -310,3 +314,58 @@ def test_backoff_is_exponential_capped_and_honours_retry_after():
         assert 0.5 * full <= d <= full
     assert backoff_delay(3, 0.5, 8.0, retry_after_s=2.0) == 2.0
     assert backoff_delay(3, 0.5, 8.0, retry_after_s=600.0, retry_after_max_s=60.0) == 60.0
+
+
+# ---- judging.mode: logprob -------------------------------------------------------------------------------------
+
+def _yes_no_top(i: int) -> list[tuple[str, float]]:
+    """Request i's first-token alternatives: yes spelled two ways, no, and a word that is neither."""
+    p_yes = (i + 1) / 40
+    return [("No", math.log(0.5 - p_yes / 2)), ("Yes", math.log(p_yes * 0.7)), (" yes", math.log(p_yes * 0.3)),
+            ("Maybe", math.log(0.05))]
+
+
+def test_a_logprob_judge_scores_the_servers_yes_probability(serve, backend_for):
+    """The score is the server's P(yes) / (P(yes) + P(no)), every spelling counted; the request asks for one token
+    with its top log-probabilities; nothing fails to parse."""
+    from harness.stages.verdict import parse_verdict
+
+    def answer(n: int, body: dict, headers: dict, server: FakeServer) -> Reply:
+        i = int(body["messages"][0]["content"][-1]["text"].rsplit(" ", 1)[1])
+        return 200, {}, logprob_completion(_yes_no_top(i))
+
+    server = serve(answer)
+    backend = backend_for(server.base_url, judging={"mode": "logprob", "yes_tokens": ["Yes"], "no_tokens": ["no"]})
+    out = backend.judge([request(i) for i in range(12)])
+    assert [j.error for j in out] == [None] * 12
+    expected = [sum(math.exp(lp) for t, lp in _yes_no_top(i) if t.strip() in ("Yes", "yes"))
+                / sum(math.exp(lp) for t, lp in _yes_no_top(i) if t.strip() != "Maybe") for i in range(12)]
+    assert [parse_verdict(j.text).score for j in out] == pytest.approx(expected, abs=1e-12)
+    assert all(r["logprobs"] is True and r["top_logprobs"] == 20 and r["max_tokens"] == 1 for r in server.requests)
+
+
+def test_a_server_without_logprobs_is_a_recorded_failure_not_a_guess(serve, backend_for):
+    server = serve(lambda *_: (200, {}, completion("Yes")))  # logprobs ignored, as some servers do
+    (out,) = backend_for(server.base_url, judging={"mode": "logprob"}).judge([request()])
+    assert out.text is None and "returned no logprobs" in out.error
+    neither = serve(lambda *_: (200, {}, logprob_completion([("Maybe", -0.1), ("Perhaps", -2.5)])))
+    (out,) = backend_for(neither.base_url, judging={"mode": "logprob"}).judge([request()])
+    assert out.text is None and "neither a yes token" in out.error and "'Maybe'" in out.error
+
+
+def test_logprob_judging_is_checked_against_the_backend_and_the_rubric():
+    from harness.submission import ManifestError
+
+    base = {"name": "j", "family": "j", "release": "1", "owner": "t",
+            "cost": {"kind": "none", "priced_on": "2026-11-01"}}
+    with pytest.raises(ManifestError, match="not implemented by backend 'simulated'"):
+        parse_manifest({**base, "backend": "simulated", "simulated": {"agreement": 0.9},
+                        "judging": {"mode": "logprob"}, "rubric_template": YES_NO_RUBRIC})
+    endpoint = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
+    with pytest.raises(ManifestError, match="needs a rubric_template"):
+        parse_manifest({**base, "backend": "openai", "endpoint": endpoint, "judging": {"mode": "logprob"}})
+    with pytest.raises(ManifestError, match="share"):
+        parse_manifest({**base, "backend": "openai", "endpoint": endpoint, "rubric_template": YES_NO_RUBRIC,
+                        "judging": {"mode": "logprob", "yes_tokens": ["Yes"], "no_tokens": [" yes"]}})
+    plain = parse_manifest({**base, "backend": "openai", "endpoint": endpoint})
+    assert "judging" not in plain.model_dump(mode="json")  # manifests without it hash as they always did
