@@ -46,14 +46,7 @@ def generate_batch(
     """Generate for each ``(images, text)`` with left padding; greedy unless ``do_sample``."""
     if not prompts:
         return Generations([], [], [])
-    texts = [
-        processor.apply_chat_template(user_message(imgs, text), add_generation_prompt=True, tokenize=False)
-        for imgs, text in prompts
-    ]
-    images = [list(imgs) for imgs, _ in prompts]
-    inputs = processor(
-        text=texts, images=images if any(images) else None, return_tensors="pt", padding=True
-    ).to(model.device)
+    inputs = _chat_inputs(model, processor, prompts)
     if seed is not None:
         torch.manual_seed(seed)
     config = owned_generation_config(model.generation_config, max_new_tokens=max_new_tokens, do_sample=do_sample,
@@ -71,6 +64,25 @@ def generate_batch(
         input_tokens=[int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()],
         output_tokens=[lengths[i * k:(i + 1) * k] for i in range(len(prompts))],
     )
+
+
+def _chat_inputs(model, processor, prompts: Sequence[tuple[Sequence[Image.Image], str]]):
+    """The batch as the chat template renders it, up to the assistant's turn, left-padded, on the model's device."""
+    texts = [processor.apply_chat_template(user_message(imgs, text), add_generation_prompt=True, tokenize=False)
+             for imgs, text in prompts]
+    images = [list(imgs) for imgs, _ in prompts]
+    return processor(text=texts, images=images if any(images) else None, return_tensors="pt",
+                     padding=True).to(model.device)
+
+
+@torch.inference_mode()
+def first_token_logprobs(model, processor, prompts: Sequence[tuple[Sequence[Image.Image], str]]
+                         ) -> tuple[torch.Tensor, list[int]]:
+    """Log-probabilities over the vocabulary of each prompt's first answer token, (batch, vocab) in float32, and the
+    prompts' token counts: one forward pass, no decoding (a log-probability judge's whole work)."""
+    inputs = _chat_inputs(model, processor, prompts)
+    logits = model(**inputs).logits[:, -1, :].float()  # left padding: the last position is every prompt's end
+    return torch.log_softmax(logits, dim=-1), [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]
 
 
 #: What a checkpoint's ``generation_config.json`` still decides: which tokens start, end and pad a sequence.

@@ -44,3 +44,11 @@ def yes_no_score(top: Iterable[tuple[str, float]], yes: Sequence[str], no: Seque
 def score_text(score: float, p_yes: float, p_no: float) -> str:
     """The judgment's text: the score where every verdict is parsed from, with the two masses beside it."""
     return json.dumps({"score": score, "p_yes": p_yes, "p_no": p_no})
+
+
+def word_token_ids(vocabulary: Sequence[str], yes: Sequence[str], no: Sequence[str]) -> tuple[list[int], list[int]]:
+    """The ids of every token of ``vocabulary`` (its raw token strings, by id) that spells a yes or a no word: a
+    local model's P(yes) sums over all of them, not only over a top-k."""
+    yes_set, no_set = {normalise(t) for t in yes}, {normalise(t) for t in no}
+    words = [normalise(t) if isinstance(t, str) else "" for t in vocabulary]
+    return [i for i, w in enumerate(words) if w in yes_set], [i for i, w in enumerate(words) if w in no_set]
