@@ -3,6 +3,10 @@
 Same interface as ``hf``. vLLM batches and schedules by itself, so the whole request list goes
 to one ``LLM.chat`` call. vLLM is a GPU extra (the CUDA image installs it); on a machine without
 it, constructing this backend fails with a clear message instead of an import error at startup.
+
+``judging.mode: logprob``: one greedy token per request with ``logprobs=top_logprobs`` (vLLM's
+``SamplingParams.logprobs``, capped by the engine's ``max_logprobs``, 20 by default); the score is P(yes) /
+(P(yes) + P(no)) over the first token's alternatives as vLLM decodes them (:mod:`harness.verifiers.logprob`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class VLLMBackend(VerifierBackend):
     name: ClassVar[str] = "vllm"
     section: ClassVar[str] = "model"
     uses_device: ClassVar[bool] = True
+    judging_modes: ClassVar[tuple[str, ...]] = ("text", "logprob")
 
     def __init__(self, manifest) -> None:
         super().__init__(manifest)
@@ -42,7 +47,11 @@ class VLLMBackend(VerifierBackend):
         gen = manifest.generation
         self.llm = LLM(model=ref.location, revision=ref.revision, dtype=manifest.dtype,
                        limit_mm_per_prompt={"image": 8}, seed=0)
-        self.params = SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens)
+        judging = manifest.judging
+        self._judging = judging if judging is not None and judging.mode == "logprob" else None
+        self.params = (SamplingParams(temperature=0.0, max_tokens=1, logprobs=self._judging.top_logprobs)
+                       if self._judging else
+                       SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens))
         self.device_seconds = 0.0
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
@@ -61,11 +70,31 @@ class VLLMBackend(VerifierBackend):
             return [RawJudgment(text=None, error=f"{type(err).__name__}: {err}"[:300]) for _ in requests]
         finally:
             self.device_seconds += time.perf_counter() - t0
+        if self._judging is not None:
+            return [self._yes_no(o) for o in outputs]
         return [
             RawJudgment(text=o.outputs[0].text, input_tokens=len(o.prompt_token_ids or []),
                         output_tokens=len(o.outputs[0].token_ids))
             for o in outputs
         ]
+
+    def _yes_no(self, output) -> RawJudgment:
+        """The score from the first generated token's alternatives (``{token id: Logprob}``)."""
+        from harness.verifiers.logprob import score_text, yes_no_score
+
+        judging = self._judging
+        assert judging is not None
+        steps = output.outputs[0].logprobs if output.outputs else None
+        if not steps:
+            return RawJudgment(text=None, error="vLLM returned no logprobs for the first answer token")
+        top = [(lp.decoded_token or "", lp.logprob) for lp in steps[0].values()]
+        score, p_yes, p_no = yes_no_score(top, judging.yes_tokens, judging.no_tokens)
+        if score is None:
+            return RawJudgment(text=None, error=f"neither a yes token {list(judging.yes_tokens)} nor a no token "
+                                                f"{list(judging.no_tokens)} among the first token's {len(top)} "
+                                                "most likely")
+        return RawJudgment(text=score_text(score, p_yes, p_no), input_tokens=len(output.prompt_token_ids or []),
+                           output_tokens=1)
 
     def close(self) -> None:
         self.llm = None
