@@ -22,7 +22,7 @@ from leaderboard import queries
 from leaderboard.caching import conditional
 from leaderboard.exports import csv_chunks, json_chunks, json_document, leaderboard_table, parquet_chunks
 from leaderboard.pages import BadRequest, HomeQuery, TaskTable, view_rows
-from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters
+from leaderboard.ranking import DELTA_PREFIX, KINDS, SORT_KEYS, Filters
 from leaderboard.store import ReadStore
 from leaderboard.views import (
     MAX_ID,
@@ -151,9 +151,12 @@ def _profile_tasks(profile: str) -> tuple[str, ...]:
     return PROFILES[profile]().tasks if profile in PROFILES else ()
 
 
-def _filters(q: str = Query("", max_length=100), backend: str = "", hide_simulated: bool = False,
-             pareto_only: bool = False, gate: Literal["", "above", "below"] = "") -> Filters:
-    return Filters(q=q, backend=backend, hide_simulated=hide_simulated, pareto_only=pareto_only, gate=gate)
+def _filters(q: str = Query("", max_length=100), backend: str = "",
+             kind: Annotated[Literal["", *KINDS], Query(description="Only verifiers of this kind.")] = "",
+             hide_simulated: bool = False, pareto_only: bool = False,
+             gate: Literal["", "above", "below"] = "") -> Filters:
+    return Filters(q=q, backend=backend, kind=kind, hide_simulated=hide_simulated, pareto_only=pareto_only,
+                   gate=gate)
 
 
 @router.get("/leaderboard", response_model=Leaderboard, summary="A task's leaderboard (ranked, filtered, paged)",

@@ -27,7 +27,7 @@ from leaderboard.caching import conditional
 from leaderboard.links import ServerLinks
 from leaderboard.middleware import Hardening
 from leaderboard.pages import BadRequest, HomeQuery
-from leaderboard.ranking import Filters
+from leaderboard.ranking import KINDS, Filters
 from leaderboard.render import STATIC, render
 from leaderboard.store import ReadStore
 from leaderboard.views import FieldError, OptionalId, Page, Problem, SeedResult, StudentDetail, SubmissionId
@@ -102,10 +102,10 @@ def _error_handlers(app: FastAPI) -> None:
         return _error(request, 500, "internal error: the server logged the details")
 
 
-def _home_query(task, sort, dir, page, q, backend, hide_simulated, pareto_only, gate) -> HomeQuery:
+def _home_query(task, sort, dir, page, q, backend, kind, hide_simulated, pareto_only, gate) -> HomeQuery:
     return HomeQuery(task=task, sort=sort, dir=dir, page=page,
-                     filters=Filters(q=q, backend=backend, hide_simulated=hide_simulated, pareto_only=pareto_only,
-                                     gate=gate))
+                     filters=Filters(q=q, backend=backend, kind=kind, hide_simulated=hide_simulated,
+                                     pareto_only=pareto_only, gate=gate))
 
 
 def _page_routes(app: FastAPI, settings: Settings) -> None:
@@ -114,13 +114,13 @@ def _page_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request, task: str | None = None, profile: str | None = None, digest: str | None = None,
              sort: str = "rank", dir: Literal["", "asc", "desc"] = "", page: Page = 1,
-             q: Annotated[str, Query(max_length=100)] = "", backend: str = "", hide_simulated: bool = False,
-             pareto_only: bool = False, gate: Literal["", "above", "below"] = ""):
+             q: Annotated[str, Query(max_length=100)] = "", backend: str = "", kind: Literal["", *KINDS] = "",
+             hide_simulated: bool = False, pareto_only: bool = False, gate: Literal["", "above", "below"] = ""):
         found = store.protocols()
         protocol = queries.pick_protocol(found, profile, digest)
         if protocol is None and (profile or digest):
             raise HTTPException(404, f"no results under profile={profile!r} digest={digest!r}")
-        query = _home_query(task, sort, dir, page, q, backend, hide_simulated, pareto_only, gate)
+        query = _home_query(task, sort, dir, page, q, backend, kind, hide_simulated, pareto_only, gate)
 
         def render_page() -> str:
             tables = store.tables(protocol) if protocol else []

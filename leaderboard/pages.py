@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from leaderboard import queries
 from leaderboard.queries import Protocol
-from leaderboard.ranking import DELTA_PREFIX, SORT_KEYS, Filters, default_descending, sort_rows
+from leaderboard.ranking import DELTA_PREFIX, KINDS, SORT_KEYS, Filters, default_descending, sort_rows
 from leaderboard.render import render
 from leaderboard.views import LeaderboardRow, SubmissionDetail
 
@@ -41,7 +41,7 @@ class HomeQuery:
         """This view's query parameters (defaults left out), with ``override`` applied: for links."""
         f = self.filters
         state = {"sort": None if self.sort == "rank" else self.sort, "dir": self.dir or None,
-                 "page": self.page if self.page > 1 else None, "q": f.q, "backend": f.backend,
+                 "page": self.page if self.page > 1 else None, "q": f.q, "backend": f.backend, "kind": f.kind,
                  "hide_simulated": int(f.hide_simulated) or None, "pareto_only": int(f.pareto_only) or None,
                  "gate": f.gate}
         state.update(override)
@@ -109,7 +109,7 @@ def home_page(tables: list[TaskTable], links, found: list[Protocol], protocol: P
             rows = rows[(query.page - 1) * page_size: query.page * page_size]
     backends = sorted(set().union(*(t.backends for t in tables)))
     return render("home.html", links=links, protocols=found, protocol=protocol, tables=tables, current=current,
-                  rows=rows, total=total, pages=pages, query=query, backends=backends)
+                  rows=rows, total=total, pages=pages, query=query, backends=backends, kinds=KINDS)
 
 
 def submission_page(session: Session, links, sid: int) -> str | None:

@@ -29,7 +29,7 @@ from harness.store.schema import (
     TrainingPoint,
     VerdictRow,
 )
-from leaderboard.ranking import Scored, official_ranks, pareto_flags
+from leaderboard.ranking import Scored, official_ranks, pareto_flags, verifier_kind
 from leaderboard.views import (
     LeaderboardRow,
     ReleaseHistoryEntry,
@@ -150,7 +150,7 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
                     AuditRow.gpu_hours_per_1k, AuditRow.gate, AuditRow.cost, Release.name, Release.release,
                     Release.backend, Release.model, Release.parameters, Release.simulated,
                     Family.name.label("family"), Submission.protocol_version, Submission.protocol_digest,
-                    Submission.finished_at)
+                    Submission.finished_at, Submission.manifest["judging"]["mode"].as_string().label("judging"))
              .join(Submission, Submission.id == AuditRow.submission_id)
              .join(Release, Release.id == Submission.release_id).join(Family, Family.id == Release.family_id)
              .where(AuditRow.task == task, AuditRow.submission_id.in_(ids)))
@@ -164,8 +164,9 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
                  else [_cell(s, a.gate or {}) for s in students[a.submission_id]])
         rows.append(LeaderboardRow(
             rank=rank, submission_id=a.submission_id, name=a.name, family=a.family, release=a.release,
-            backend=a.backend, model=a.model, parameters=a.parameters, simulated=a.simulated,
-            protocol_version=a.protocol_version, protocol_digest=a.protocol_digest,
+            backend=a.backend, kind=verifier_kind(a.simulated, a.judging), model=a.model,
+            parameters=a.parameters, simulated=a.simulated, protocol_version=a.protocol_version,
+            protocol_digest=a.protocol_digest,
             rubric_accuracy=a.rubric_accuracy, ci_low=a.ci_low, ci_high=a.ci_high, n=a.n,
             parse_failure_rate=a.parse_failure_rate, gated_direction=a.gated_direction,
             cost_kind=((a.cost or {}).get("basis") or {}).get("kind"), usd_per_1k=a.usd_per_1k,

@@ -89,12 +89,25 @@ def sort_rows(rows: list, key: str, descending: bool) -> list:
     return sorted(rows, key=lambda r: (*_none_last(get(r), descending), r.rank))
 
 
+#: What kind of verifier a row is: a generative judge whose answer is parsed for a score, a log-probability judge
+#: (score = P(yes) / (P(yes) + P(no)) of its first token), or a simulated one (harness validation).
+KINDS = ("generative", "logprob", "simulated")
+
+
+def verifier_kind(simulated: bool, judging_mode: str | None) -> str:
+    """The row's kind (:data:`KINDS`) from its release and its manifest's ``judging.mode``."""
+    if simulated:
+        return "simulated"
+    return "logprob" if judging_mode == "logprob" else "generative"
+
+
 @dataclass(frozen=True)
 class Filters:
     """Table filters (all optional); every field is a URL query parameter of the page."""
 
     q: str = ""
     backend: str = ""
+    kind: str = ""
     hide_simulated: bool = False
     pareto_only: bool = False
     gate: str = ""  # "above": above every student's baseline; "below": below at least one
@@ -105,6 +118,8 @@ class Filters:
             if self.q.casefold() not in hay:
                 return False
         if self.backend and row.backend != self.backend:
+            return False
+        if self.kind and row.kind != self.kind:
             return False
         if self.hide_simulated and row.simulated:
             return False
@@ -117,4 +132,4 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.backend or self.hide_simulated or self.pareto_only or self.gate)
+        return bool(self.q or self.backend or self.kind or self.hide_simulated or self.pareto_only or self.gate)

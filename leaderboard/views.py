@@ -90,6 +90,8 @@ class LeaderboardRow(BaseModel):
     family: str
     release: str
     backend: str
+    kind: str = Field(default="generative", description="generative (its answer is parsed for a score), logprob "
+                      "(P(yes) / (P(yes) + P(no)) of its first token) or simulated.")
     model: str | None
     parameters: int | None
     simulated: bool
