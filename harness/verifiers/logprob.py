@@ -41,6 +41,13 @@ def yes_no_score(top: Iterable[tuple[str, float]], yes: Sequence[str], no: Seque
     return (p_yes / total if total > 0 else None), p_yes, p_no
 
 
+def neither_word(tokens: Sequence[str], yes: Sequence[str], no: Sequence[str]) -> str:
+    """The recorded failure when the first token's alternatives (``tokens``) hold neither a yes nor a no word."""
+    seen = ", ".join(repr(t) for t in tokens[:5]) or "none"
+    return (f"neither a yes token {list(yes)} nor a no token {list(no)} among the first token's {len(tokens)} most "
+            f"likely ({seen}...)")
+
+
 def score_text(score: float, p_yes: float, p_no: float) -> str:
     """The judgment's text: the score where every verdict is parsed from, with the two masses beside it."""
     return json.dumps({"score": score, "p_yes": p_yes, "p_no": p_no})

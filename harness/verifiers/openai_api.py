@@ -57,7 +57,7 @@ from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, re
 from harness.settings import get_settings
 from harness.tasks.base import png_bytes
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
-from harness.verifiers.logprob import score_text, yes_no_score
+from harness.verifiers.logprob import neither_word, score_text, yes_no_score
 from harness.verifiers.registry import register_backend
 
 if TYPE_CHECKING:
@@ -329,10 +329,8 @@ class OpenAIBackend(VerifierBackend):
         score, p_yes, p_no = yes_no_score(((getattr(t, "token", ""), getattr(t, "logprob", float("nan")))
                                            for t in top), judging.yes_tokens, judging.no_tokens)
         if score is None:
-            seen = ", ".join(repr(getattr(t, "token", "")) for t in top[:5]) or "none"
-            return self._failure(req, f"neither a yes token {list(judging.yes_tokens)} nor a no token "
-                                      f"{list(judging.no_tokens)} among the first token's {len(top)} most likely "
-                                      f"({seen}...)")
+            return self._failure(req, neither_word([getattr(t, "token", "") for t in top], judging.yes_tokens,
+                                                   judging.no_tokens))
         return RawJudgment(text=score_text(score, p_yes, p_no), input_tokens=input_tokens,
                            output_tokens=output_tokens)
 

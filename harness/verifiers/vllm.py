@@ -80,7 +80,7 @@ class VLLMBackend(VerifierBackend):
 
     def _yes_no(self, output) -> RawJudgment:
         """The score from the first generated token's alternatives (``{token id: Logprob}``)."""
-        from harness.verifiers.logprob import score_text, yes_no_score
+        from harness.verifiers.logprob import neither_word, score_text, yes_no_score
 
         judging = self._judging
         assert judging is not None
@@ -90,9 +90,8 @@ class VLLMBackend(VerifierBackend):
         top = [(lp.decoded_token or "", lp.logprob) for lp in steps[0].values()]
         score, p_yes, p_no = yes_no_score(top, judging.yes_tokens, judging.no_tokens)
         if score is None:
-            return RawJudgment(text=None, error=f"neither a yes token {list(judging.yes_tokens)} nor a no token "
-                                                f"{list(judging.no_tokens)} among the first token's {len(top)} "
-                                                "most likely")
+            return RawJudgment(text=None, error=neither_word([t for t, _ in top], judging.yes_tokens,
+                                                             judging.no_tokens))
         return RawJudgment(text=score_text(score, p_yes, p_no), input_tokens=len(output.prompt_token_ids or []),
                            output_tokens=1)
 
