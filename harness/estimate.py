@@ -140,14 +140,17 @@ def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: TaskPlan, a:
 def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: TaskPlan, a: Assumptions) -> list[Work]:
     """The verifier's judgments of one student's candidates on one task: the audit's once, self-DPO's per
     training seed."""
-    template = manifest.rubric_template or protocol.rubric_template
+    mode = manifest.judging_mode
+    # A reward model reads the question and the candidate in its own chat format, no rubric.
+    template = "" if mode == "reward" else manifest.rubric_template or protocol.rubric_template
     candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
     prompt = arch.image_tokens(a.image_side_px) + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
     gen = manifest.generation
     per_student = plan_task.audit_judgments // max(1, plan_task.students)
 
-    # A log-probability judge decodes one token (its first token's alternatives are the score).
-    answer = 1 if manifest.judging is not None and manifest.judging.mode == "logprob" else a.length(gen.max_new_tokens)
+    # A log-probability judge decodes one token (its first token's alternatives are the score); a reward model none
+    # (one forward pass per candidate: the prefill alone).
+    answer = {"logprob": 1, "reward": 0}.get(mode, a.length(gen.max_new_tokens))
 
     def judge(stage: str, n: int) -> Work:
         return Work(stage, "judge", arch.hub_id, generate_seconds(arch, gpu, n, gen.batch_size, prompt, answer))
@@ -220,7 +223,9 @@ def _summarise(works: list[Work], slowdowns: dict[str, float]) -> dict:
 def _judging_note(manifest, judge_arch: Architecture | None) -> str:
     if judge_arch is not None:
         kv = "" if judge_arch.layers else " (architecture not catalogued: KV cache not counted)"
-        return f"on the worker's GPU: {judge_arch.hub_id}, {judge_arch.parameters / 1e9:.2f} B parameters{kv}"
+        how = {"reward": "; a reward model: one forward pass per candidate, no decoding",
+               "logprob": "; log-probability judging: one decoded token per judgment"}.get(manifest.judging_mode, "")
+        return f"on the worker's GPU: {judge_arch.hub_id}, {judge_arch.parameters / 1e9:.2f} B parameters{kv}{how}"
     backend = backend_class(manifest.backend)
     if backend.uses_device:
         return "on the worker's GPU, not estimated: the manifest gives no parameter count"

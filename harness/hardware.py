@@ -77,6 +77,8 @@ for _arch in (
     # Qwen2.5-VL: patch 14, spatial merge 2 -> 28 px per visual token.
     Architecture("Qwen/Qwen2.5-VL-3B-Instruct", 3_750_000_000, 36, 2, 128, 28),
     Architecture("Qwen/Qwen2.5-VL-7B-Instruct", 8_290_000_000, 28, 4, 128, 28),
+    # A reward model on the Qwen2.5-VL-7B-Instruct backbone (plus a 3,585-parameter value head).
+    Architecture("Skywork/Skywork-VL-Reward-7B", 8_290_000_000, 28, 4, 128, 28),
 ):
     ARCHITECTURES.register(_arch.hub_id)(_arch)
 

@@ -140,14 +140,39 @@ class Judging(_Strict):
                                         description="Tokens that mean no, compared likewise.")
     top_logprobs: int = Field(default=20, ge=1, le=20, description="Alternatives requested for the first token "
                               "(OpenAI's top_logprobs; 20 is its maximum).")
+    # exclude_if: a judging section without it dumps, and so hashes, as before the field existed.
+    structured: bool = Field(
+        default=False, exclude_if=lambda v: not v,
+        description="mode text only: constrain the answer to the verdict's JSON schema, {\"score\": number} "
+        "(harness.verifiers.base.VERDICT_JSON_SCHEMA), so that parse failures measure the model, not the sampler. "
+        "openai: response_format json_schema (strict); vllm: structured outputs (StructuredOutputsParams(json=...)); "
+        "hf: transformers has no constrained decoder, so the answer is generated unconstrained and parsed as always "
+        "(the documented fallback; its parse failures stay the model's).")
 
     @model_validator(mode="after")
     def _disjoint(self) -> Judging:
+        if self.structured and self.mode != "text":
+            raise ValueError(f"structured output constrains a text answer; mode {self.mode!r} reads no text")
         both = {t.strip().casefold() for t in self.yes_tokens} & {t.strip().casefold() for t in self.no_tokens}
         if both:
             raise ValueError(f"yes_tokens {list(self.yes_tokens)} and no_tokens {list(self.no_tokens)} share "
                              f"{sorted(both)}")
         return self
+
+
+class Reward(_Strict):
+    """A scalar reward model (backend ``reward_model``): where its checkpoint keeps the value head, and how a raw
+    reward becomes the score in [0, 1] that the rubric verdict (score >= the protocol's threshold) and the replay
+    gate (score margins) read: ``score = 1 / (1 + exp(-(reward - offset) / scale))``. Scale and offset are declared
+    here, before the audit, by the submitter (e.g. from the model card or the submitter's own data); the harness
+    never fits them on audit labels. The raw reward is kept beside the score in every judgment."""
+
+    head_file: str = Field(default="value_head.safetensors", pattern=r"^[\w.-]+\.safetensors$", max_length=100,
+                           description="The value head's file in the checkpoint (safetensors only: a pickle could run "
+                           "code), holding 'v_head.summary.weight' [1, hidden] and 'v_head.summary.bias' [1] (TRL's "
+                           "value head, as Skywork-VL-Reward and LLaMA-Factory's reward-model exports save it).")
+    scale: float = Field(default=1.0, gt=0, le=1e6, description="Reward units per logit of the score.")
+    offset: float = Field(default=0.0, ge=-1e6, le=1e6, description="The reward that maps to a score of 0.5.")
 
 
 class Simulated(_Strict):
@@ -188,10 +213,14 @@ class Manifest(_Strict):
     name: Name = Field(description="Verifier name shown on the leaderboard.")
     family: Name = Field(description="Verifier family; releases of one family are compared.")
     release: Name = Field(description="Version of this release, e.g. '2026.11' or 'v3'.")
-    backend: str = Field(description="A registered verifier backend (harness.verifiers): hf, vllm, openai, simulated.")
-    model: ModelRef | None = Field(default=None, description="Hub id + revision or local folder (hf, vllm).")
+    backend: str = Field(description="A registered verifier backend (harness.verifiers): hf, vllm, openai, "
+                         "reward_model, simulated.")
+    model: ModelRef | None = Field(default=None, description="Hub id + revision or local folder (hf, vllm, "
+                                  "reward_model).")
     endpoint: Endpoint | None = Field(default=None, description="Chat-completions endpoint (openai).")
     simulated: Simulated | None = Field(default=None, description="Simulation settings (simulated).")
+    reward: Reward | None = Field(default=None, exclude_if=lambda v: v is None,
+                                  description="Value head and reward-to-score mapping (reward_model).")
     dtype: DType = Field(default="bfloat16", description="Weights dtype (hf, vllm).")
     generation: Generation = Field(default_factory=Generation)
     # exclude_if: a manifest without the section dumps, and so hashes, exactly as before the section existed.
@@ -222,7 +251,13 @@ class Manifest(_Strict):
         needs = backend.section  # each backend names the section it reads
         if needs is not None and getattr(self, needs) is None:
             raise ValueError(f"backend {self.backend!r} needs the '{needs}' section")
-        mode = self.judging.mode if self.judging else "text"
+        if backend.judging_modes == ("reward",):  # a reward model scores (question, answer) itself
+            if self.judging is not None or self.rubric_template is not None:
+                raise ValueError(f"backend {self.backend!r} scores the question and the answer with its own head: "
+                                 "it takes no judging section and no rubric_template")
+        elif self.reward is not None:
+            raise ValueError(f"the 'reward' section is for backend 'reward_model', not {self.backend!r}")
+        mode = self.judging_mode
         if mode not in backend.judging_modes:
             raise ValueError(f"judging.mode {mode!r} is not implemented by backend {self.backend!r} (it judges by "
                              f"{', '.join(backend.judging_modes)})")
@@ -241,6 +276,17 @@ class Manifest(_Strict):
                 if not re.search(r"\{\{\s*" + var + r"\s*\}\}", self.rubric_template):
                     raise ValueError(f"rubric_template must use {{{{ {var} }}}}")
         return self
+
+    @property
+    def judging_mode(self) -> str:
+        """How this verifier's output becomes a score: the judging section's mode, else the backend's default
+        ("text" for generative judges, "reward" for reward models)."""
+        return self.judging.mode if self.judging else backend_class(self.backend).judging_modes[0]
+
+    @property
+    def reward_settings(self) -> Reward:
+        """The reward section, or its defaults when the manifest gives none (backend reward_model)."""
+        return self.reward or Reward()
 
     @property
     def is_simulated(self) -> bool:

@@ -138,6 +138,24 @@ def test_endpoint_verifiers_leave_judging_out():
     assert e["gpu_hours"] < min(_estimate(p)["gpu_hours"] for p in LADDER)
 
 
+def test_every_example_manifest_validates_and_its_dry_run_prints_a_plan_and_a_price():
+    """issue 19: the example manifests (a reward model, a vLLM logprob judge, endpoint judges) validate and are priced;
+    a reward model's judging is one forward pass per candidate (the prefill alone): cheaper than the same 7B backbone
+    judging by one decoded token (logprob), which is cheaper than decoding a rubric answer."""
+    examples = sorted(Path("submissions/examples").glob("*.yaml"))
+    assert {p.stem for p in examples} >= {"skywork-vl-reward", "vllm-logprob-judge", "logprob-judge"}
+    for path in examples:
+        out = CliRunner().invoke(app, ["run", str(path), "--dry-run"])
+        assert out.exit_code == 0, out.output
+        assert re.search(r"total: [0-9.]+ GPU-hours", out.output) and "plan for" in out.output, out.output
+        if load_manifest(path).cost.kind == "gpu":
+            assert re.search(r"\$[0-9.,]+ at \$2\.50/GPU-hour", out.output), out.output
+    reward, logprob = (_estimate(f"submissions/examples/{n}.yaml") for n in ("skywork-vl-reward", "vllm-logprob-judge"))
+    text = _estimate("submissions/ladder/qwen2.5-vl-7b.yaml")
+    assert "one forward pass per candidate, no decoding" in reward["judging"]
+    assert 0 < reward["by_kind"]["judge"] < logprob["by_kind"]["judge"] < text["by_kind"]["judge"]
+
+
 def test_tiny_students_get_no_gpu_estimate():
     p = plan(load_manifest("submissions/demo/strong.yaml"), get_protocol("demo"))
     assert p.estimate["basis"] is None and "tiny" in p.estimate["note"]

@@ -314,7 +314,7 @@ def test_unknown_backend_is_reported_alongside_other_errors(tmp_path):
 
 
 def test_unknown_backend_without_close_match_lists_the_known_ones():
-    with pytest.raises(ManifestError, match=r"Known: hf, openai, simulated, vllm") as err:
+    with pytest.raises(ManifestError, match=r"Known: hf, openai, reward_model, simulated, vllm") as err:
         parse_manifest(_simulated() | {"backend": "zzzzzz"}, "req")
     assert "Did you mean" not in str(err.value)
 

@@ -85,6 +85,30 @@ def first_token_logprobs(model, processor, prompts: Sequence[tuple[Sequence[Imag
     return torch.log_softmax(logits, dim=-1), [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]
 
 
+def answered_conversation(images: Sequence[Image.Image], question: str, answer: str) -> list[dict[str, Any]]:
+    """The user's turn (images, then the question) and the assistant's answer: what a reward model scores."""
+    return [*user_message(images, question), {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+
+
+@torch.inference_mode()
+def final_hidden_states(model, processor, answered: Sequence[tuple[Sequence[Image.Image], str, str]]
+                        ) -> tuple[torch.Tensor, list[int]]:
+    """The last layer's hidden state (after the final norm, as ``output_hidden_states`` returns it) at the last token
+    of each rendered (images, question, answer) conversation, (batch, hidden) in float32, and the token counts: one
+    forward pass, what a value head reads. The last token is found from the attention mask, so the padding side
+    does not matter."""
+    texts = [processor.apply_chat_template(answered_conversation(imgs, q, a), add_generation_prompt=False,
+                                           tokenize=False) for imgs, q, a in answered]
+    images = [list(imgs) for imgs, _, _ in answered]
+    inputs = processor(text=texts, images=images if any(images) else None, return_tensors="pt",
+                       padding=True).to(model.device)
+    hidden = model(**inputs, output_hidden_states=True, use_cache=False).hidden_states[-1]
+    mask = inputs["attention_mask"]
+    last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float(), \
+        [int(n) for n in mask.sum(dim=1).tolist()]
+
+
 #: What a checkpoint's ``generation_config.json`` still decides: which tokens start, end and pad a sequence.
 TOKEN_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
 

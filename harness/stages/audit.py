@@ -141,7 +141,8 @@ def _candidates(protocol: ProtocolConfig, task: Task, settings: Settings, data_p
 def judge_requests(prepared: dict[str, tuple], by_id: dict[str, Item], render) -> list[JudgeRequest]:
     """One request per (student, audit item, candidate), in that order: the rubric rendered for the candidate."""
     return [JudgeRequest(item_id=c.item_id, candidate_index=c.index, student=sname, images=by_id[c.item_id].images,
-                         prompt=render(by_id[c.item_id].prompt, c.response), truth=c.truth)
+                         prompt=render(by_id[c.item_id].prompt, c.response), question=by_id[c.item_id].prompt,
+                         candidate=c.response, truth=c.truth)
             for sname, (_, cands_by_item, _) in prepared.items() for row in cands_by_item for c in row]
 
 

@@ -251,7 +251,7 @@ def _judge_round(backend: VerifierBackend, render: Callable[[str, str], str], pr
                  cands: list[list[tuple[str, bool]]], k: int, who: str):
     """The verifier's raw judgments of every candidate, their parsed scores (flat, and ``k`` per prompt)."""
     requests = [JudgeRequest(item_id=it.id, candidate_index=i, student=who, images=it.images,
-                             prompt=render(it.prompt, text), truth=truth)
+                             prompt=render(it.prompt, text), question=it.prompt, candidate=text, truth=truth)
                 for it, cs in zip(prompts, cands, strict=True) for i, (text, truth) in enumerate(cs)]
     raws = backend.judge(requests)
     flat = [parse_verdict(x.text).score if x.text is not None else None for x in raws]

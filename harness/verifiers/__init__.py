@@ -1,4 +1,4 @@
-"""Verifier backends, registered by name: ``hf``, ``vllm``, ``openai``, ``simulated``.
+"""Verifier backends, registered by name: ``hf``, ``vllm``, ``openai``, ``reward_model``, ``simulated``.
 
 Modules import their heavy dependencies (torch models, vllm, HTTP clients) inside methods, so
 importing this package is cheap and a CPU machine never needs vllm.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.verifiers import hf, openai_api, simulated, vllm  # noqa: F401  (importing a backend registers it)
+from harness.verifiers import hf, openai_api, reward_model, simulated, vllm  # noqa: F401  (importing a backend registers it)
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
 from harness.verifiers.registry import BACKENDS, register_backend
 

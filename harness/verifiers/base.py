@@ -19,6 +19,23 @@ if TYPE_CHECKING:
     from harness.submission import Manifest
 
 
+#: The JSON schema of a rubric answer under structured output (``judging.structured``): one number, the score. The
+#: range [0, 1] is left to the verdict parser (which records a score outside it as a parse failure): OpenAI's strict
+#: mode has not always accepted ``minimum``/``maximum``.
+VERDICT_JSON_SCHEMA: dict = {
+    "type": "object",
+    "properties": {"score": {"type": "number"}},
+    "required": ["score"],
+    "additionalProperties": False,
+}
+
+
+def structured_output(manifest) -> bool:
+    """Whether the manifest asks for its text answers constrained to :data:`VERDICT_JSON_SCHEMA`."""
+    judging = manifest.judging
+    return judging is not None and judging.mode == "text" and judging.structured
+
+
 class JudgeRequest(BaseModel):
     """One candidate answer to be judged."""
 
@@ -29,6 +46,9 @@ class JudgeRequest(BaseModel):
     student: str = Field(default="", description="Whose candidate this is (part of the request's identity).")
     images: list[Image.Image] = Field(repr=False)
     prompt: str = Field(description="The rendered rubric prompt (question + candidate answer).")
+    question: str | None = Field(default=None, repr=False, description="The task's question alone (what a reward "
+                                 "model reads, with ``candidate``, instead of the rubric prompt).")
+    candidate: str | None = Field(default=None, repr=False, description="The candidate answer alone.")
     truth: bool | None = Field(
         default=None, repr=False,
         description="The exact-match truth; only the simulated backend reads it (to simulate a verifier).",
@@ -59,8 +79,9 @@ class VerifierBackend(ABC):
     uses_device: ClassVar[bool] = False
     #: Whether someone else's server judges (an endpoint billed by its owner, not in the protocol's GPU-hours).
     remote: ClassVar[bool] = False
-    #: The manifest's ``judging.mode`` values this backend implements ("text": the rubric answer is parsed for a
-    #: score; "logprob": the score is P(yes) / (P(yes) + P(no)) of the answer's first token).
+    #: The manifest's ``judging.mode`` values this backend implements, its default first ("text": the rubric answer
+    #: is parsed for a score; "logprob": the score is P(yes) / (P(yes) + P(no)) of the answer's first token;
+    #: "reward": a reward model's own head scores the question and the answer, no rubric).
     judging_modes: ClassVar[tuple[str, ...]] = ("text",)
 
     def __init__(self, manifest: Manifest) -> None:

@@ -2,24 +2,24 @@
 
 Greedy by default (the manifest's ``generation.temperature`` = 0). A batch that runs out of GPU
 memory is split in half and retried down to single requests; a request that still fails is
-recorded with its error, and the other judgments of the batch survive.
+recorded with its error, and the other judgments of the batch survive (:mod:`harness.verifiers.local`).
 
 ``judging.mode: logprob``: one forward pass per batch, no decoding; the score is P(yes) / (P(yes) + P(no)) of the
 first answer token, summed over every vocabulary token that spells a yes or a no word (the whole distribution,
 not a top-k: :func:`harness.verifiers.logprob.word_token_ids`).
+
+``judging.structured``: transformers has no constrained decoder, so this backend's fallback is to generate the answer
+unconstrained and parse it as always: its parse failures stay the model's (documented on the manifest field).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from typing import ClassVar
 
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.local import guarded_batch
 from harness.verifiers.registry import register_backend
-
-logger = logging.getLogger(__name__)
 
 
 @register_backend
@@ -58,35 +58,19 @@ class HFBackend(VerifierBackend):
         return out
 
     def _judge_batch(self, batch: list[JudgeRequest]) -> list[RawJudgment]:
-        import torch
+        return guarded_batch(self, batch, self._run_batch)
 
+    def _run_batch(self, batch: list[JudgeRequest]) -> list[RawJudgment]:
         from harness.models.generate import generate_batch
 
+        if self._words is not None:
+            return self._score_yes_no(batch)
         gen = self.manifest.generation
-        t0 = time.perf_counter()
-        try:
-            if self._words is not None:
-                return self._score_yes_no(batch)
-            result = generate_batch(
-                self.model, self.processor, [(r.images, r.prompt) for r in batch],
-                max_new_tokens=gen.max_new_tokens, do_sample=gen.temperature > 0,
-                temperature=gen.temperature or 1.0, top_p=gen.top_p,
-            )
-        except torch.OutOfMemoryError:
-            if self.device == "cuda":
-                torch.cuda.empty_cache()
-            if len(batch) == 1:
-                return [RawJudgment(text=None, error="out of memory on a single request")]
-            half = len(batch) // 2
-            logger.warning("verifier OOM on a batch of %d; splitting", len(batch))
-            return self._judge_batch(batch[:half]) + self._judge_batch(batch[half:])
-        except Exception as err:  # a bad image or a model error must not lose the other batches
-            logger.exception("verifier batch of %d failed", len(batch))
-            return [RawJudgment(text=None, error=f"{type(err).__name__}: {err}"[:300]) for _ in batch]
-        finally:
-            if self.device == "cuda":
-                torch.cuda.synchronize()
-            self.device_seconds += time.perf_counter() - t0
+        result = generate_batch(
+            self.model, self.processor, [(r.images, r.prompt) for r in batch],
+            max_new_tokens=gen.max_new_tokens, do_sample=gen.temperature > 0,
+            temperature=gen.temperature or 1.0, top_p=gen.top_p,
+        )
         return [
             RawJudgment(text=texts[0], input_tokens=n_in, output_tokens=n_out[0])
             for texts, n_in, n_out in zip(result.texts, result.input_tokens, result.output_tokens, strict=True)
