@@ -29,6 +29,9 @@ Design, and why:
 - **The API key** comes from the variable named by ``endpoint.api_key_env`` (``"EMPTY"`` when none
   is named, as vLLM servers accept). It is never logged, and it is masked out of any recorded
   error text in case a server echoes it.
+- **Structured output** (``judging.structured``): the request carries ``response_format`` with the verdict's JSON
+  schema (strict), so a parse failure is the model's, not the sampler's; a server that ignores it answers as before
+  and its parse failures are recorded as always.
 - **Log-probability judging** (``judging.mode: logprob``): the request asks for one token with its
   ``top_logprobs``; the score is P(yes) / (P(yes) + P(no)) over them (:mod:`harness.verifiers.logprob`). A server
   that ignores ``logprobs``, or whose alternatives hold neither word, gives a recorded failure, never a 0.5.
@@ -56,7 +59,7 @@ from harness.cancel import Cancelled
 from harness.egress import EgressPolicy, check_endpoint, guarded_http_client, resolve_checked
 from harness.settings import get_settings
 from harness.tasks.base import png_bytes
-from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.base import VERDICT_JSON_SCHEMA, JudgeRequest, RawJudgment, VerifierBackend, structured_output
 from harness.verifiers.logprob import neither_word, score_text, yes_no_score
 from harness.verifiers.registry import register_backend
 
@@ -69,6 +72,10 @@ log = logging.getLogger(__name__)
 
 #: Sent when the manifest names no API key variable (vLLM servers started without --api-key accept any).
 DUMMY_API_KEY = "EMPTY"
+#: ``judging.structured``: the answer constrained to the verdict's JSON schema (OpenAI's structured outputs, which
+#: vLLM's server also accepts).
+RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "verdict", "strict": True,
+                                                          "schema": VERDICT_JSON_SCHEMA}}
 #: Longest server error text kept in a recorded error.
 _MAX_DETAIL_CHARS = 200
 
@@ -146,6 +153,7 @@ class OpenAIBackend(VerifierBackend):
         self.endpoint = endpoint
         judging = manifest.judging
         self._judging = judging if judging is not None and judging.mode == "logprob" else None
+        self._structured = structured_output(manifest)
         policy = policy or EgressPolicy.from_settings(get_settings())
         refused = check_endpoint(endpoint, policy)
         if refused:
@@ -249,6 +257,7 @@ class OpenAIBackend(VerifierBackend):
                     top_p=gen.top_p,
                     n=1,
                     **({"logprobs": True, "top_logprobs": self._judging.top_logprobs} if self._judging else {}),
+                    **({"response_format": RESPONSE_FORMAT} if self._structured else {}),
                 )
             except Exception as err:
                 retryable, reason, detail, retry_after = self._classify(err)

@@ -7,6 +7,10 @@ it, constructing this backend fails with a clear message instead of an import er
 ``judging.mode: logprob``: one greedy token per request with ``logprobs=top_logprobs`` (vLLM's
 ``SamplingParams.logprobs``, capped by the engine's ``max_logprobs``, 20 by default); the score is P(yes) /
 (P(yes) + P(no)) over the first token's alternatives as vLLM decodes them (:mod:`harness.verifiers.logprob`).
+
+``judging.structured``: the text answer constrained to the verdict's JSON schema with vLLM's structured outputs
+(``SamplingParams(structured_outputs=StructuredOutputsParams(json=...))``, vLLM 0.12 and later; the ``guided_*``
+fields it replaced are gone).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
+from harness.verifiers.base import VERDICT_JSON_SCHEMA, JudgeRequest, RawJudgment, VerifierBackend, structured_output
 from harness.verifiers.registry import register_backend
 
 logger = logging.getLogger(__name__)
@@ -49,9 +53,16 @@ class VLLMBackend(VerifierBackend):
                        limit_mm_per_prompt={"image": 8}, seed=0)
         judging = manifest.judging
         self._judging = judging if judging is not None and judging.mode == "logprob" else None
-        self.params = (SamplingParams(temperature=0.0, max_tokens=1, logprobs=self._judging.top_logprobs)
-                       if self._judging else
-                       SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens))
+        if self._judging is not None:
+            self.params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=self._judging.top_logprobs)
+        else:
+            structured = {}
+            if structured_output(manifest):  # the answer constrained to the verdict's JSON schema
+                from vllm.sampling_params import StructuredOutputsParams
+
+                structured = {"structured_outputs": StructuredOutputsParams(json=VERDICT_JSON_SCHEMA)}
+            self.params = SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens,
+                                         **structured)
         self.device_seconds = 0.0
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:

@@ -248,3 +248,38 @@ def test_a_logprob_judge_audits_from_the_pack_with_the_servers_probabilities(bui
         verdicts = [json.loads(line) for line in fh]
     assert len(verdicts) == server.hits == 2 * 20 * 4
     assert {round(v["score"], 12) for v in verdicts} == {0.9, 0.1}
+
+
+def test_structured_output_takes_the_samplers_parse_failures_out_of_the_audit(built, data_env, tmp_path, monkeypatch):
+    """issue 19: the same judge audited with and without structured output (`judging.structured`): unconstrained,
+    one answer in four is prose and the audit reports those parse failures; constrained to the verdict's JSON
+    schema (OpenAI's response_format, strict), none fails to parse and the accuracy is the judge's own."""
+    import yaml
+
+    from harness.verifiers.base import VERDICT_JSON_SCHEMA
+    from tests.fixtures.openai_server import FakeServer, oracle_judge
+
+    monkeypatch.setenv("LADDER_ALLOW_LOCAL_ENDPOINTS", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    no_students(monkeypatch)
+    server = FakeServer(oracle_judge(chatty_one_in=4))
+    out = {}
+    try:
+        for structured in (False, True):
+            manifest = tmp_path / f"structured-{structured}.yaml"
+            manifest.write_text(yaml.safe_dump({
+                "name": f"judge-structured-{structured}", "family": "judge", "release": str(int(structured)),
+                "owner": "tests", "backend": "openai",
+                "endpoint": {"base_url": server.base_url, "model": "judge-test"},
+                "judging": {"mode": "text", "structured": structured},
+                "cost": {"kind": "none", "priced_on": "2026-12-04"}}))
+            out[structured] = cli_json(["audit", str(manifest), "--task", "shapes", "--profile", built["profile"],
+                                        "--pack", str(built["pack"].root)])
+    finally:
+        server.stop()
+    plain, constrained = server.requests[:160], server.requests[160:]
+    assert all("response_format" not in r for r in plain)
+    assert all(r["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "verdict", "strict": True, "schema": VERDICT_JSON_SCHEMA}} for r in constrained)
+    assert 0.15 < out[False]["parse_failure_rate"] < 0.35 and out[False]["rubric_accuracy"] < 0.9
+    assert out[True]["parse_failure_rate"] == 0 and out[True]["rubric_accuracy"] == 1.0

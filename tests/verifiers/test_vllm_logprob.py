@@ -93,3 +93,44 @@ def test_no_logprobs_or_neither_word_is_a_recorded_failure(monkeypatch):
     other = _backend(monkeypatch, lambda i: RequestOutput([0], [Completion("Hmm", [4], hmm)]))
     (out,) = other.judge([JudgeRequest(item_id="x", candidate_index=0, images=[], prompt="p")])
     assert out.text is None and "neither a yes token" in out.error
+
+
+def test_structured_output_constrains_the_text_answer_to_the_verdicts_schema(monkeypatch):
+    """issue 19: `judging.structured` gives vLLM's SamplingParams a StructuredOutputsParams with the verdict's JSON
+    schema (the engine then emits only `{"score": number}`), and the answer is parsed as any text verdict."""
+    from harness.verifiers.base import VERDICT_JSON_SCHEMA
+
+    fake = _fake_vllm(lambda i: RequestOutput([0] * 30, [Completion('{"score": 0.75}', [5, 6, 7], None)]))
+    sampling = types.ModuleType("vllm.sampling_params")
+
+    class StructuredOutputsParams:
+        def __init__(self, **kw):
+            self.kw = kw
+
+    sampling.StructuredOutputsParams = StructuredOutputsParams
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
+    from harness.verifiers.vllm import VLLMBackend
+
+    def backend(structured: bool):
+        return VLLMBackend(parse_manifest({
+            "name": "v", "family": "v", "release": "1", "owner": "t", "backend": "vllm",
+            "model": {"hub_id": "Qwen/Qwen3-VL-8B-Instruct", "revision": "main"},
+            "judging": {"mode": "text", "structured": structured}, "generation": {"max_new_tokens": 24},
+            "cost": {"kind": "none", "priced_on": "2026-12-04"}}))
+
+    constrained, plain = backend(True), backend(False)
+    assert constrained.params.kw["structured_outputs"].kw == {"json": VERDICT_JSON_SCHEMA}
+    assert constrained.params.kw["max_tokens"] == 24 and "structured_outputs" not in plain.params.kw
+    req = JudgeRequest(item_id="x", candidate_index=0, images=[Image.new("RGB", (8, 8))], prompt="p")
+    [judged] = constrained.judge([req])
+    assert parse_verdict(judged.text).score == 0.75 and judged.output_tokens == 3
+
+
+def test_structured_output_is_for_text_answers_only():
+    with pytest.raises(Exception, match="structured output constrains a text answer; mode 'logprob' reads no text"):
+        parse_manifest({
+            "name": "v", "family": "v", "release": "1", "owner": "t", "backend": "vllm",
+            "model": {"hub_id": "Qwen/Qwen3-VL-8B-Instruct", "revision": "main"},
+            "rubric_template": "{{ question }} {{ candidate }} Yes or No?",
+            "judging": {"mode": "logprob", "structured": True}, "cost": {"kind": "none", "priced_on": "2026-12-04"}})
