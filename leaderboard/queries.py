@@ -164,7 +164,7 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
                  else [_cell(s, a.gate or {}) for s in students[a.submission_id]])
         rows.append(LeaderboardRow(
             rank=rank, submission_id=a.submission_id, name=a.name, family=a.family, release=a.release,
-            backend=a.backend, kind=verifier_kind(a.simulated, a.judging), model=a.model,
+            backend=a.backend, kind=verifier_kind(a.simulated, a.judging, a.backend), model=a.model,
             parameters=a.parameters, simulated=a.simulated, protocol_version=a.protocol_version,
             protocol_digest=a.protocol_digest,
             rubric_accuracy=a.rubric_accuracy, ci_low=a.ci_low, ci_high=a.ci_high, n=a.n,

@@ -90,14 +90,20 @@ def sort_rows(rows: list, key: str, descending: bool) -> list:
 
 
 #: What kind of verifier a row is: a generative judge whose answer is parsed for a score, a log-probability judge
-#: (score = P(yes) / (P(yes) + P(no)) of its first token), or a simulated one (harness validation).
-KINDS = ("generative", "logprob", "simulated")
+#: (score = P(yes) / (P(yes) + P(no)) of its first token), a scalar reward model (a value head's reward, mapped to a
+#: score by the manifest's declared logistic), or a simulated one (harness validation).
+KINDS = ("generative", "logprob", "reward", "simulated")
+
+#: The backend that runs reward models (``harness.verifiers.reward_model``): its manifests have no judging section.
+REWARD_BACKEND = "reward_model"
 
 
-def verifier_kind(simulated: bool, judging_mode: str | None) -> str:
-    """The row's kind (:data:`KINDS`) from its release and its manifest's ``judging.mode``."""
+def verifier_kind(simulated: bool, judging_mode: str | None, backend: str = "") -> str:
+    """The row's kind (:data:`KINDS`) from its release, its manifest's ``judging.mode`` and its backend."""
     if simulated:
         return "simulated"
+    if backend == REWARD_BACKEND or judging_mode == "reward":
+        return "reward"
     return "logprob" if judging_mode == "logprob" else "generative"
 
 

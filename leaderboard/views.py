@@ -91,7 +91,8 @@ class LeaderboardRow(BaseModel):
     release: str
     backend: str
     kind: str = Field(default="generative", description="generative (its answer is parsed for a score), logprob "
-                      "(P(yes) / (P(yes) + P(no)) of its first token) or simulated.")
+                      "(P(yes) / (P(yes) + P(no)) of its first token), reward (a reward model's scalar reward, mapped "
+                      "to a score by its manifest's declared logistic) or simulated.")
     model: str | None
     parameters: int | None
     simulated: bool

@@ -452,23 +452,32 @@ def test_cached_pages_never_show_a_ranking_older_than_the_last_landed_result(cli
 
 
 def test_rows_carry_their_verifier_kind_and_filter_by_it(client, synthetic, engine):
-    """issue 19: a log-probability judge is its own kind on the ranking (API, page and CSV) and the kind filters."""
+    """issue 19: log-probability judges and reward models are kinds of their own on the ranking (API, page and
+    CSV), and the kind filters."""
     from harness.store.queue import ProtocolKey, record
     from harness.submission import parse_manifest
     from tests.fixtures.results import synthetic_run
 
-    m = parse_manifest({
+    logprob = parse_manifest({
         "name": "yes-no-judge", "family": "yes-no-judge", "release": "1", "owner": "t", "backend": "openai",
         "endpoint": {"base_url": "https://judge.example.com/v1", "model": "j"}, "judging": {"mode": "logprob"},
         "rubric_template": "{{ question }} {{ candidate }} Yes or No?",
         "cost": {"kind": "api", "usd_per_1m_input_tokens": 1.0, "usd_per_1m_output_tokens": 1.0,
                  "priced_on": "2026-12-01"}})
-    run, items = synthetic_run(m, {"mmmu": 0.5})
-    record(engine, m.model_dump(mode="json"), m.digest(), ProtocolKey(version="2", profile="production",
-                                                                        digest="f" * 64, config={}), run, items)
+    reward = parse_manifest({
+        "name": "value-head-rm", "family": "value-head-rm", "release": "1", "owner": "t", "backend": "reward_model",
+        "model": {"hub_id": "Skywork/Skywork-VL-Reward-7B", "revision": "main"}, "reward": {"scale": 2.0},
+        "cost": {"kind": "gpu", "gpu_type": "H100-80GB", "usd_per_gpu_hour": 2.0, "priced_on": "2026-12-01"}})
+    for m, acc in ((logprob, 0.5), (reward, 0.45)):
+        run, items = synthetic_run(m, {"mmmu": acc})
+        record(engine, m.model_dump(mode="json"), m.digest(), ProtocolKey(version="2", profile="production",
+                                                                            digest="f" * 64, config={}), run, items)
     rows = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["items"]
     kinds = {r["name"]: r["kind"] for r in rows}
     assert kinds["yes-no-judge"] == "logprob" and kinds["judge-7b"] == "generative"
+    assert kinds["value-head-rm"] == "reward"
+    assert [r["name"] for r in client.get("/api/leaderboard", params={"task": "mmmu", "kind": "reward"}).json()[
+        "items"]] == ["value-head-rm"]
     only = client.get("/api/leaderboard", params={"task": "mmmu", "kind": "logprob"}).json()
     assert [r["name"] for r in only["items"]] == ["yes-no-judge"] and only["total"] == 1
     page = client.get("/", params={"task": "mmmu", "kind": "logprob"}, headers=HTML).text
@@ -476,4 +485,4 @@ def test_rows_carry_their_verifier_kind_and_filter_by_it(client, synthetic, engi
     assert '<option value="logprob" selected>' in page
     table = list(csv.reader(io.StringIO(client.get("/api/leaderboard.csv", params={"task": "mmmu"}).text)))
     assert table[0][-1] == "kind" and {r[2]: r[-1] for r in table[1:]}["yes-no-judge"] == "logprob"
-    assert client.get("/api/leaderboard", params={"task": "mmmu", "kind": "reward"}).status_code == 422
+    assert client.get("/api/leaderboard", params={"task": "mmmu", "kind": "reward-ish"}).status_code == 422
