@@ -128,8 +128,8 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], students: Sequence[str]) -
     """One flat row per verifier release: the leaderboard as a spreadsheet sees it (fractions, not percents).
 
     A student's post and delta are means over its training seeds; delta_ci_* cover test items and seeds. The
-    per-student training-seed columns (``S:seeds``, ``S:seed_sd``) and then ``kind`` come after every other
-    column, so the columns of earlier exports keep their positions. Each seed's own result: the submission's seeds
+    per-student training-seed columns (``S:seeds``, ``S:seed_sd``), then ``kind`` and ``auroc``, come after every
+    other column, so the columns of earlier exports keep their positions. Each seed's own result: the submission's seeds
     download."""
     columns = ["rank", "submission_id", "name", "family", "release", "backend", "model", "parameters", "simulated",
                "protocol_version", "protocol_digest", "rubric_accuracy", "rubric_ci_low", "rubric_ci_high", "n",
@@ -140,7 +140,7 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], students: Sequence[str]) -
                     f"{s}:delta_ci_high", f"{s}:mcnemar_p", f"{s}:n", f"{s}:silent_regression"]
     for s in students:
         columns += [f"{s}:seeds", f"{s}:seed_sd"]
-    columns.append("kind")
+    columns += ["kind", "auroc"]
     out = []
     for r in rows:
         line = [r.rank, r.submission_id, r.name, r.family, r.release, r.backend, r.model, r.parameters, r.simulated,
@@ -153,6 +153,6 @@ def leaderboard_table(rows: Sequence[LeaderboardRow], students: Sequence[str]) -
                       c.silent_regression] if c else [None] * 9)
         for c in cells:
             line += [c.seeds, c.seed_sd] if c else [None, None]
-        line.append(r.kind)
+        line += [r.kind, r.auroc]
         out.append(line)
     return columns, out

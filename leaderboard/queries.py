@@ -150,7 +150,8 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
                     AuditRow.gpu_hours_per_1k, AuditRow.gate, AuditRow.cost, Release.name, Release.release,
                     Release.backend, Release.model, Release.parameters, Release.simulated,
                     Family.name.label("family"), Submission.protocol_version, Submission.protocol_digest,
-                    Submission.finished_at, Submission.manifest["judging"]["mode"].as_string().label("judging"))
+                    Submission.finished_at, Submission.manifest["judging"]["mode"].as_string().label("judging"),
+                    AuditRow.metrics["auroc"].as_float().label("auroc"))
              .join(Submission, Submission.id == AuditRow.submission_id)
              .join(Release, Release.id == Submission.release_id).join(Family, Family.id == Release.family_id)
              .where(AuditRow.task == task, AuditRow.submission_id.in_(ids)))
@@ -168,7 +169,7 @@ def leaderboard(session: Session, protocol: Protocol, task: str) -> list[Leaderb
             parameters=a.parameters, simulated=a.simulated, protocol_version=a.protocol_version,
             protocol_digest=a.protocol_digest,
             rubric_accuracy=a.rubric_accuracy, ci_low=a.ci_low, ci_high=a.ci_high, n=a.n,
-            parse_failure_rate=a.parse_failure_rate, gated_direction=a.gated_direction,
+            parse_failure_rate=a.parse_failure_rate, gated_direction=a.gated_direction, auroc=a.auroc,
             cost_kind=((a.cost or {}).get("basis") or {}).get("kind"), usd_per_1k=a.usd_per_1k,
             gpu_hours_per_1k=a.gpu_hours_per_1k, pareto=pareto, students=cells,
             silent_regression=any(c.silent_regression for c in cells), audit_only=audit_only,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-SORT_KEYS = ("rank", "rubric", "cost", "gpu", "params", "name", "n", "parse", "direction")
+SORT_KEYS = ("rank", "rubric", "cost", "gpu", "params", "name", "n", "parse", "direction", "auroc")
 DELTA_PREFIX = "delta:"
 
 
@@ -72,13 +72,13 @@ def sort_key(key: str) -> Callable[[Any], Any]:
     getters = {"rank": lambda r: r.rank, "rubric": lambda r: r.rubric_accuracy, "cost": lambda r: r.usd_per_1k,
                "gpu": lambda r: r.gpu_hours_per_1k, "params": lambda r: r.parameters,
                "name": lambda r: r.name.casefold(), "n": lambda r: r.n, "parse": lambda r: r.parse_failure_rate,
-               "direction": lambda r: r.gated_direction}
+               "direction": lambda r: r.gated_direction, "auroc": lambda r: r.auroc}
     return getters[key]
 
 
 def default_descending(key: str) -> bool:
     """The direction a column sorts in on first click: best first."""
-    return key in ("rubric", "n", "direction") or key.startswith(DELTA_PREFIX)
+    return key in ("rubric", "n", "direction", "auroc") or key.startswith(DELTA_PREFIX)
 
 
 def sort_rows(rows: list, key: str, descending: bool) -> list:

@@ -23,7 +23,7 @@ from leaderboard.store import ReadStore
 from leaderboard.views import Leaderboard
 
 logger = logging.getLogger(__name__)
-SORTED_COLUMNS = ("rank", "name", "params", "rubric", "cost", "gpu")
+SORTED_COLUMNS = ("rank", "name", "params", "rubric", "auroc", "direction", "cost", "gpu")
 
 
 class ExportError(ValueError):

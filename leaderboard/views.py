@@ -104,6 +104,9 @@ class LeaderboardRow(BaseModel):
     n: int = Field(description="Audit judgments behind the rubric accuracy.")
     parse_failure_rate: float
     gated_direction: float | None = Field(description="Right-direction share of replay-gated audit pairs.")
+    auroc: float | None = Field(default=None, description="AUROC of the audit's scores against exact match: the "
+                                "chance a right candidate outscores a wrong one (threshold-free; None when every "
+                                "candidate was right, or every one wrong).")
     cost_kind: str | None
     usd_per_1k: float | None = Field(description="Dollars per 1,000 judgments (None: not priced on this hardware).")
     gpu_hours_per_1k: float | None

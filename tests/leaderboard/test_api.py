@@ -484,5 +484,26 @@ def test_rows_carry_their_verifier_kind_and_filter_by_it(client, synthetic, engi
     assert page.count("data-submission-id=") == 1 and '<td class="kind">logprob</td>' in page
     assert '<option value="logprob" selected>' in page
     table = list(csv.reader(io.StringIO(client.get("/api/leaderboard.csv", params={"task": "mmmu"}).text)))
-    assert table[0][-1] == "kind" and {r[2]: r[-1] for r in table[1:]}["yes-no-judge"] == "logprob"
+    assert table[0][-2:] == ["kind", "auroc"] and {r[2]: r[-2] for r in table[1:]}["yes-no-judge"] == "logprob"
     assert client.get("/api/leaderboard", params={"task": "mmmu", "kind": "reward-ish"}).status_code == 422
+
+
+def test_threshold_free_metrics_stand_beside_rubric_accuracy(client, synthetic, engine):
+    """issue 19: AUROC (from each audit's stored metrics) and the gated pair direction are row fields, CSV columns,
+    page columns and sort keys: what a reward model, which needs no threshold, is compared on."""
+    from harness.store.schema import AuditRow
+
+    with engine.connect() as conn:
+        stored = {sid: m["auroc"] for sid, m in conn.execute(
+            select(AuditRow.submission_id, AuditRow.metrics).where(AuditRow.task == "mmmu"))}
+    rows = client.get("/api/leaderboard", params={"task": "mmmu"}).json()["items"]
+    assert len(rows) == len(VERIFIERS) and all(0 <= r["auroc"] <= 1 for r in rows)
+    assert {r["submission_id"]: r["auroc"] for r in rows} == pytest.approx(stored)
+    by_auroc = client.get("/api/leaderboard", params={"task": "mmmu", "sort": "auroc"}).json()["items"]
+    assert [r["auroc"] for r in by_auroc] == sorted(stored.values(), reverse=True)
+    page = client.get("/", params={"task": "mmmu"}, headers=HTML).text
+    shown = page.count("data-submission-id=")  # one page of rows
+    assert shown >= 3 and page.count('<td class="num auroc">') == page.count('<td class="num direction">') == shown
+    assert "sort=auroc" in page and "sort=direction" in page
+    table = list(csv.reader(io.StringIO(client.get("/api/leaderboard.csv", params={"task": "mmmu"}).text)))
+    assert sorted(float(r[-1]) for r in table[1:]) == pytest.approx(sorted(stored.values()))

@@ -167,8 +167,8 @@ def test_exports_add_seed_columns_at_the_end_and_a_per_seed_download(client, syn
     for s in STUDENT_NAMES:
         before += [f"{s}:{c}" for c in ("gate", "baseline", "post", "delta", "delta_ci_low", "delta_ci_high",
                                         "mcnemar_p", "n", "silent_regression")]
-    # earlier columns keep their positions: the seed columns, then the verifier kind, come last
-    assert header == before + [f"{s}:{c}" for s in STUDENT_NAMES for c in ("seeds", "seed_sd")] + ["kind"]
+    # earlier columns keep their positions: the seed columns, then the verifier kind and AUROC, come last
+    assert header == before + [f"{s}:{c}" for s in STUDENT_NAMES for c in ("seeds", "seed_sd")] + ["kind", "auroc"]
     rows = [dict(zip(header, line, strict=True)) for line in reader]
     assert len(rows) == 5 and all(row[f"{s}:seeds"] == "3" and float(row[f"{s}:seed_sd"]) >= 0
                                   for row in rows for s in STUDENT_NAMES)

@@ -47,8 +47,8 @@ def test_export_site_writes_a_self_contained_site(synthetic, store_url, tmp_path
     board = json.loads((out / "api" / "leaderboard-mmmu.json").read_text())
     assert all(s["seeds"] == 3 and len(s["seed_deltas"]) == 3 for r in board["items"] for s in r["students"])
     header = (out / "api" / "leaderboard-mmmu.csv").read_text().splitlines()[0].split(",")
-    assert header[-5:] == ["qwen2.5-vl-3b:seeds", "qwen2.5-vl-3b:seed_sd", "qwen3-vl-2b:seeds", "qwen3-vl-2b:seed_sd",
-                           "kind"]
+    assert header[-6:] == ["qwen2.5-vl-3b:seeds", "qwen2.5-vl-3b:seed_sd", "qwen3-vl-2b:seeds", "qwen3-vl-2b:seed_sd",
+                           "kind", "auroc"]
     assert "(300 x 3)" in (out / "index.html").read_text()
     checked = 0
     for page in pages:
