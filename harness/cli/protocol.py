@@ -169,6 +169,8 @@ def demo_cmd(
     from harness.config import get_protocol
     from harness.runner import run_protocol
     from harness.settings import get_settings
+    from harness.stages.audit import run_audit
+    from harness.stages.kind_rungs import kind_rungs
     from harness.stages.students import resolve_students
     from harness.submission import load_manifest
 
@@ -185,17 +187,32 @@ def demo_cmd(
 
     def work(progress):
         resolve_students(protocol.students, settings.data_dir, protocol.split_seed, jobs=jobs)
-        return [run_protocol(m, protocol, settings, progress=progress, jobs=jobs) for m in loaded]
+        runs = [run_protocol(m, protocol, settings, progress=progress, jobs=jobs) for m in loaded]
+        # The other verifier kinds, audited only (harness.stages.kind_rungs): a tiny reward model and a tiny
+        # log-probability judge, on the task the demo verifiers ran on.
+        rungs = kind_rungs(protocol, settings) if "shapes" in protocol.tasks else []
+        return runs, [(m, run_audit(m, protocol, "shapes", settings, progress=progress)) for m in rungs]
 
-    results = with_progress(as_json, work, "finished stages are kept; run again to resume.")
+    results, audits = with_progress(as_json, work, "finished stages are kept; run again to resume.")
     ids = record_runs(engine(), loaded, protocol, results, settings)
+    audit_ids = [store_result(m, protocol, audit_record(m, protocol, a), settings) for m, a in audits]
     if as_json:
         echo_json({"profile": protocol.profile, "protocol_digest": protocol.digest(), "jobs": jobs,
                    "wall_seconds": round(time.perf_counter() - t0, 1), "submissions": ids,
-                   "findings": findings_json(results), "runs": [r.summary() for r in results]})
+                   "findings": findings_json(results), "runs": [r.summary() for r in results],
+                   "audit_only": [{**a.summary(), "submission_id": sid}
+                                  for (_, a), sid in zip(audits, audit_ids, strict=True)]})
         return
     print_run_table(results)
     print_findings(results)
+    for m, a in audits:
+        mt = a.metrics
+        console.print(f"Audit only, {escape(m.name)} ({m.backend}, {m.judging_mode}): rubric accuracy "
+                      f"{mt.rubric_accuracy.value:.3f} (n={mt.rubric_accuracy.n}), AUROC "
+                      f"{'n/a' if mt.auroc is None else f'{mt.auroc:.2f}'}, "
+                      f"gate {', '.join(g.verdict for g in a.gate)}: untrained as a verifier, it shows the kind's "
+                      "path to the leaderboard.", highlight=False)
+    ids += [i for i in audit_ids if i is not None]
     console.print("Gate: below the frozen baseline, the paper's rule says not to run self-DPO with that verifier. "
                   f"Results and artifacts: {escape(str(settings.data_dir))}.")
     console.print(f"Stored as submissions {', '.join(map(str, ids))} in {escape(masked(settings.database))}. "

@@ -174,9 +174,10 @@ def ensure_tiny(spec: TinySpec, root: str | Path) -> Path:
 
 
 def save_value_head(hidden_size: int, folder: str | Path, seed: int = 0, filename: str = "value_head.safetensors",
-                    weight=None) -> Path:
+                    weight=None, bias=None) -> Path:
     """Write a value head (TRL's ``ValueHead`` keys, as Skywork-VL-Reward and LLaMA-Factory publish it) beside a
-    saved backbone: ``weight`` [1, hidden] if given, else seeded normal weights of std 1/sqrt(hidden), bias 0.
+    saved backbone: ``weight`` [1, hidden] if given, else seeded normal weights of std 1/sqrt(hidden); ``bias`` [1]
+    if given, else 0.
     With :func:`save_tiny`, a tiny reward model in the layout ``harness.verifiers.reward_model`` loads."""
     import torch
     from safetensors.torch import save_file
@@ -186,5 +187,6 @@ def save_value_head(hidden_size: int, folder: str | Path, seed: int = 0, filenam
         weight = torch.randn(1, hidden_size, generator=gen) / hidden_size ** 0.5
     path = Path(folder) / filename
     save_file({"v_head.summary.weight": weight.detach().float().contiguous(),
-               "v_head.summary.bias": torch.zeros(1)}, str(path))
+               "v_head.summary.bias": torch.zeros(1) if bias is None else bias.detach().float().reshape(1)},
+              str(path))
     return path
