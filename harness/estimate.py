@@ -36,6 +36,9 @@ KINDS = ("sample", "eval", "judge", "train")
 QUESTION_TOKENS = 100   # question, options and chat template of one item, text only (assumed)
 IMAGE_SIDE_PX = 448     # one square image per item of this side (assumed; the benchmarks' own vary)
 CHARS_PER_TOKEN = 4     # rubric template length in tokens ~ characters / 4
+#: An endpoint judge's visual tokens per image are its model's own; assumed: 28 px per token, as Qwen2.5-VL counts
+#: (a 448 px image is 256 tokens; OpenAI's tile rule gives 255 for it at high detail).
+API_PIXELS_PER_TOKEN = 28
 
 
 class EstimateError(ValueError):
@@ -181,6 +184,7 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
         return {"gpu": gpu.name, "basis": None,
                 "note": f"no GPU estimate: students {missing} are not hub models with a catalogued architecture "
                         "(harness/hardware.py); tiny students run on a CPU in minutes", **common}
+    common["api"] = api_bill(manifest, protocol, plan_tasks, a)
     judge_arch = None
     if backend_class(manifest.backend).uses_device and manifest.model is not None:
         judge_arch = architecture(manifest.model.hub_id, manifest.parameters)
@@ -205,6 +209,27 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
                         "answer_tokens": a.answer_tokens or "each answer at its token limit",
                         "slowdowns": a.slowdowns, "calibrated_by": a.calibrated_by},
     }
+
+
+def api_bill(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> dict | None:
+    """An endpoint judge's token bill at its manifest's per-token prices (``cost.kind: api``; None otherwise):
+    every judgment of the run (the audit's, and self-DPO's for every training seed) x the tokens of one request
+    (one image at :data:`API_PIXELS_PER_TOKEN`, the question, the rubric, the candidate at its limit) and of one
+    answer (its limit; one token for a logprob judge). Like the GPU-hours, a ceiling in lengths: real answers are
+    shorter."""
+    cost = manifest.cost
+    if cost.kind != "api" or cost.usd_per_1m_input_tokens is None or cost.usd_per_1m_output_tokens is None:
+        return None
+    side = max(1, round(a.image_side_px / API_PIXELS_PER_TOKEN))
+    template = manifest.rubric_template or protocol.rubric_template
+    candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
+    per_input = side * side + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
+    per_output = 1 if manifest.judging_mode == "logprob" else a.length(manifest.generation.max_new_tokens)
+    judgments = sum(pt.audit_judgments + pt.students * protocol.selfdpo.seeds * pt.selfdpo_judgments
+                    for pt in plan_tasks)
+    usd = judgments * (per_input * cost.usd_per_1m_input_tokens + per_output * cost.usd_per_1m_output_tokens) / 1e6
+    return {"judgments": judgments, "input_tokens_per_judgment": per_input,
+            "output_tokens_per_judgment": per_output, "usd": usd}
 
 
 def _summarise(works: list[Work], slowdowns: dict[str, float]) -> dict:

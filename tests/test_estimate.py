@@ -150,6 +150,9 @@ def test_every_example_manifest_validates_and_its_dry_run_prints_a_plan_and_a_pr
         assert re.search(r"total: [0-9.]+ GPU-hours", out.output) and "plan for" in out.output, out.output
         if load_manifest(path).cost.kind == "gpu":
             assert re.search(r"\$[0-9.,]+ at \$2\.50/GPU-hour", out.output), out.output
+        else:  # an endpoint judge: its token bill at the manifest's prices
+            assert re.search(r"the endpoint's bill at the manifest's prices: [0-9,]+ judgments .* = \$[0-9.,]+",
+                             out.output), out.output
     reward, logprob = (_estimate(f"submissions/examples/{n}.yaml") for n in ("skywork-vl-reward", "vllm-logprob-judge"))
     text = _estimate("submissions/ladder/qwen2.5-vl-7b.yaml")
     assert "one forward pass per candidate, no decoding" in reward["judging"]
@@ -230,3 +233,22 @@ def test_a_task_that_declares_no_size_is_refused_by_the_dry_run_not_planned_as_e
         plan(load_manifest(LADDER[0]), get_protocol("production"))
     out = CliRunner().invoke(app, ["run", str(LADDER[0]), "--dry-run"])
     assert out.exit_code == 2 and "declares no size" in out.output
+
+
+def test_an_endpoint_judges_bill_counts_every_judgment_at_its_token_prices():
+    """Every judgment of the run (audit once, self-DPO per training seed and student) x the tokens of one request
+    and one answer, at the manifest's per-million prices; a logprob judge answers in one token."""
+    from harness.estimate import API_PIXELS_PER_TOKEN, CHARS_PER_TOKEN
+
+    protocol = get_protocol("production")
+    for name, answer in (("structured-judge", 32), ("logprob-judge", 1)):
+        m = load_manifest(f"submissions/examples/{name}.yaml")
+        p = plan(m, protocol)
+        bill = p.estimate["api"]
+        judgments = sum(t.audit_judgments + 2 * 3 * t.selfdpo_judgments for t in p.tasks)
+        per_input = (448 // API_PIXELS_PER_TOKEN) ** 2 + 100 + len(m.rubric_template or protocol.rubric_template) \
+            // CHARS_PER_TOKEN + 512
+        assert bill["judgments"] == judgments == 3 * (3200 + 6 * 6144)
+        assert (bill["input_tokens_per_judgment"], bill["output_tokens_per_judgment"]) == (per_input, answer)
+        assert bill["usd"] == pytest.approx(judgments * (per_input * 0.40 + answer * 1.60) / 1e6)
+    assert plan(load_manifest("submissions/ladder/qwen2.5-vl-7b.yaml"), protocol).estimate["api"] is None

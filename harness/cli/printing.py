@@ -82,6 +82,11 @@ def estimate_lines(e: dict) -> list[str]:
     kinds = ", ".join(f"{KIND_NAMES[k]} {h:.2f}" for k, h in e["by_kind"].items())
     lines.append(f"    total: {e['gpu_hours']:.2f} GPU-hours{usd} ({kinds}); verifier judging {e['judging']}")
     lines.append(f"    assumed: one {a['image_side_px']} px image and {a['question_tokens']} question tokens per item")
+    bill = e.get("api")
+    if bill is not None:
+        lines.append(f"    the endpoint's bill at the manifest's prices: {bill['judgments']:,} judgments x about "
+                     f"{bill['input_tokens_per_judgment']} input and {bill['output_tokens_per_judgment']} output "
+                     f"tokens = ${bill['usd']:,.2f} (a ceiling: every answer at its token limit)")
     return lines
 
 
