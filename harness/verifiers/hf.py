@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
-from harness.verifiers.local import guarded_batch
+from harness.verifiers.local import guarded_batch, in_batches
 from harness.verifiers.registry import register_backend
 
 
@@ -51,11 +51,7 @@ class HFBackend(VerifierBackend):
                                  f"word (yes_tokens {list(judging.yes_tokens)}, no_tokens {list(judging.no_tokens)})")
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
-        out: list[RawJudgment] = []
-        bs = self.manifest.generation.batch_size
-        for start in range(0, len(requests), bs):
-            out.extend(self._judge_batch(list(requests[start:start + bs])))
-        return out
+        return in_batches(requests, self.manifest.generation.batch_size, self._judge_batch)
 
     def _judge_batch(self, batch: list[JudgeRequest]) -> list[RawJudgment]:
         return guarded_batch(self, batch, self._run_batch)

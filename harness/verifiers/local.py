@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from harness.verifiers.base import JudgeRequest, RawJudgment
 
@@ -45,4 +45,13 @@ def guarded_batch(backend, batch: list[JudgeRequest], run: Callable[[list[JudgeR
         logger.exception("%s batch of %d failed", what, len(batch))
         return [RawJudgment(text=None, error=f"{type(err).__name__}: {err}"[:300]) for _ in batch]
     spent(t0)
+    return out
+
+
+def in_batches(requests: Sequence[JudgeRequest], size: int,
+               judge_batch: Callable[[list[JudgeRequest]], list[RawJudgment]]) -> list[RawJudgment]:
+    """``judge_batch`` over ``requests``, ``size`` at a time (the manifest's ``generation.batch_size``), in order."""
+    out: list[RawJudgment] = []
+    for start in range(0, len(requests), size):
+        out.extend(judge_batch(list(requests[start:start + size])))
     return out

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from harness.verifiers.base import JudgeRequest, RawJudgment, VerifierBackend
-from harness.verifiers.local import guarded_batch
+from harness.verifiers.local import guarded_batch, in_batches
 from harness.verifiers.registry import register_backend
 
 #: TRL's ``ValueHead`` parameter names in a value-head file (Skywork-VL-Reward, LLaMA-Factory exports).
@@ -105,11 +105,7 @@ class RewardModelBackend(VerifierBackend):
         self.device_seconds = 0.0
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
-        out: list[RawJudgment] = []
-        bs = self.manifest.generation.batch_size
-        for start in range(0, len(requests), bs):
-            out.extend(self._judge_batch(list(requests[start:start + bs])))
-        return out
+        return in_batches(requests, self.manifest.generation.batch_size, self._judge_batch)
 
     def _judge_batch(self, batch: list[JudgeRequest]) -> list[RawJudgment]:
         if any(r.question is None or r.candidate is None for r in batch):
