@@ -29,7 +29,7 @@ from pathlib import Path
 
 from harness.config import SAMPLE_BATCH_PROMPTS
 from harness.documents import TaskPlan
-from harness.hardware import DEFAULT_GPU, GPU, GPUS, Architecture, architecture
+from harness.hardware import DEFAULT_GPU, GPU, GPUS, Architecture, architecture, square_image_tokens
 from harness.submission import backend_class
 
 KINDS = ("sample", "eval", "judge", "train")
@@ -140,20 +140,24 @@ def student_work(arch: Architecture, gpu: GPU, protocol, plan_task: TaskPlan, a:
     ]
 
 
+def judgment_tokens(manifest, protocol, a: Assumptions, image_tokens: int) -> tuple[int, int]:
+    """(request, answer) tokens of one judgment: the image, the question, the rubric (none for a reward model, which
+    reads the question and the candidate in its own chat format) and the candidate at its limit; the answer at its
+    limit, one token for a log-probability judge (its first token's alternatives are the score), none for a reward
+    model (one forward pass per candidate: the prefill alone)."""
+    mode = manifest.judging_mode
+    template = "" if mode == "reward" else manifest.rubric_template or protocol.rubric_template
+    candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
+    request = image_tokens + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
+    return request, {"logprob": 1, "reward": 0}.get(mode, a.length(manifest.generation.max_new_tokens))
+
+
 def judge_work(arch: Architecture, gpu: GPU, manifest, protocol, plan_task: TaskPlan, a: Assumptions) -> list[Work]:
     """The verifier's judgments of one student's candidates on one task: the audit's once, self-DPO's per
     training seed."""
-    mode = manifest.judging_mode
-    # A reward model reads the question and the candidate in its own chat format, no rubric.
-    template = "" if mode == "reward" else manifest.rubric_template or protocol.rubric_template
-    candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
-    prompt = arch.image_tokens(a.image_side_px) + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
+    prompt, answer = judgment_tokens(manifest, protocol, a, arch.image_tokens(a.image_side_px))
     gen = manifest.generation
     per_student = plan_task.audit_judgments // max(1, plan_task.students)
-
-    # A log-probability judge decodes one token (its first token's alternatives are the score); a reward model none
-    # (one forward pass per candidate: the prefill alone).
-    answer = {"logprob": 1, "reward": 0}.get(mode, a.length(gen.max_new_tokens))
 
     def judge(stage: str, n: int) -> Work:
         return Work(stage, "judge", arch.hub_id, generate_seconds(arch, gpu, n, gen.batch_size, prompt, answer))
@@ -214,17 +218,13 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
 def api_bill(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> dict | None:
     """An endpoint judge's token bill at its manifest's per-token prices (``cost.kind: api``; None otherwise):
     every judgment of the run (the audit's, and self-DPO's for every training seed) x the tokens of one request
-    (one image at :data:`API_PIXELS_PER_TOKEN`, the question, the rubric, the candidate at its limit) and of one
-    answer (its limit; one token for a logprob judge). Like the GPU-hours, a ceiling in lengths: real answers are
-    shorter."""
+    and one answer (:func:`judgment_tokens`, the image at :data:`API_PIXELS_PER_TOKEN`). Like the GPU-hours, a
+    ceiling in lengths: real answers are shorter."""
     cost = manifest.cost
     if cost.kind != "api" or cost.usd_per_1m_input_tokens is None or cost.usd_per_1m_output_tokens is None:
         return None
-    side = max(1, round(a.image_side_px / API_PIXELS_PER_TOKEN))
-    template = manifest.rubric_template or protocol.rubric_template
-    candidate = a.length(max(protocol.audit.max_new_tokens, protocol.selfdpo.max_new_tokens))
-    per_input = side * side + a.question_tokens + len(template) // CHARS_PER_TOKEN + candidate
-    per_output = 1 if manifest.judging_mode == "logprob" else a.length(manifest.generation.max_new_tokens)
+    per_input, per_output = judgment_tokens(manifest, protocol, a,
+                                            square_image_tokens(a.image_side_px, API_PIXELS_PER_TOKEN))
     judgments = sum(pt.audit_judgments + pt.students * protocol.selfdpo.seeds * pt.selfdpo_judgments
                     for pt in plan_tasks)
     usd = judgments * (per_input * cost.usd_per_1m_input_tokens + per_output * cost.usd_per_1m_output_tokens) / 1e6

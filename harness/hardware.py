@@ -64,8 +64,14 @@ class Architecture:
 
     def image_tokens(self, side_px: int) -> int:
         """Visual tokens of one square image of ``side_px`` pixels, rounded as the processors round."""
-        per_side = max(1, round(side_px / self.pixels_per_token))
-        return per_side * per_side
+        return square_image_tokens(side_px, self.pixels_per_token)
+
+
+def square_image_tokens(side_px: int, pixels_per_token: int) -> int:
+    """Visual tokens of one square image of ``side_px`` pixels at ``pixels_per_token`` a side, rounded as the
+    processors round."""
+    per_side = max(1, round(side_px / pixels_per_token))
+    return per_side * per_side
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("model architecture")

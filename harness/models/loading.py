@@ -72,3 +72,9 @@ def load_vlm(ref: ModelRef, device: str = "cpu", dtype: DType = "float32"):
     logger.info("loaded %s (%s, %d parameters) on %s", ref.location, type(model).__name__,
                 model.num_parameters(), device)
     return model, processor
+
+
+def text_hidden_size(config) -> int | None:
+    """The language model's hidden size (VLM configs keep it in ``text_config``): what a value head reads."""
+    text = getattr(config, "text_config", None)
+    return getattr(text, "hidden_size", None) or getattr(config, "hidden_size", None)

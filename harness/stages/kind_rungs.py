@@ -32,13 +32,13 @@ def build_reward_model(student_dir: Path, folder: Path, seed: int = 0) -> Path:
     not at all (a half-built reward model is never audited)."""
     from transformers import AutoConfig
 
+    from harness.models.loading import text_hidden_size
     from harness.models.tiny import save_value_head
 
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(student_dir, tmp)
-    config = AutoConfig.from_pretrained(tmp)
-    save_value_head(getattr(config, "text_config", config).hidden_size, tmp, seed=seed)
+    save_value_head(text_hidden_size(AutoConfig.from_pretrained(tmp)), tmp, seed=seed)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     return folder

@@ -89,7 +89,7 @@ class RewardModelBackend(VerifierBackend):
 
     def __init__(self, manifest, device: str | None = None) -> None:
         super().__init__(manifest)
-        from harness.models.loading import load_vlm, pick_device
+        from harness.models.loading import load_vlm, pick_device, text_hidden_size
 
         assert manifest.model is not None, "manifest validation guarantees a 'model' section"
         self.reward = manifest.reward_settings
@@ -97,7 +97,7 @@ class RewardModelBackend(VerifierBackend):
         dtype = manifest.dtype if self.device != "cpu" else "float32"
         self.model, self.processor = load_vlm(manifest.model, device=self.device, dtype=dtype)
         self.head = load_value_head(manifest.model.location, self.reward.head_file, manifest.model.revision)
-        hidden = _hidden_size(self.model.config)
+        hidden = text_hidden_size(self.model.config)
         if hidden is not None and self.head.in_features != hidden:
             raise ValueError(f"{self.reward.head_file}: the value head reads {self.head.in_features} features, the "
                              f"backbone's hidden size is {hidden}")
@@ -133,9 +133,3 @@ class RewardModelBackend(VerifierBackend):
 
     def close(self) -> None:
         self.model = self.processor = self.head = None
-
-
-def _hidden_size(config) -> int | None:
-    """The language model's hidden size (VLM configs keep it in ``text_config``)."""
-    text = getattr(config, "text_config", None)
-    return getattr(text, "hidden_size", None) or getattr(config, "hidden_size", None)

@@ -455,19 +455,9 @@ def test_rows_carry_their_verifier_kind_and_filter_by_it(client, synthetic, engi
     """issue 19: log-probability judges and reward models are kinds of their own on the ranking (API, page and
     CSV), and the kind filters."""
     from harness.store.queue import ProtocolKey, record
-    from harness.submission import parse_manifest
-    from tests.fixtures.results import synthetic_run
+    from tests.fixtures.results import logprob_manifest, reward_manifest, synthetic_run
 
-    logprob = parse_manifest({
-        "name": "yes-no-judge", "family": "yes-no-judge", "release": "1", "owner": "t", "backend": "openai",
-        "endpoint": {"base_url": "https://judge.example.com/v1", "model": "j"}, "judging": {"mode": "logprob"},
-        "rubric_template": "{{ question }} {{ candidate }} Yes or No?",
-        "cost": {"kind": "api", "usd_per_1m_input_tokens": 1.0, "usd_per_1m_output_tokens": 1.0,
-                 "priced_on": "2026-12-01"}})
-    reward = parse_manifest({
-        "name": "value-head-rm", "family": "value-head-rm", "release": "1", "owner": "t", "backend": "reward_model",
-        "model": {"hub_id": "Skywork/Skywork-VL-Reward-7B", "revision": "main"}, "reward": {"scale": 2.0},
-        "cost": {"kind": "gpu", "gpu_type": "H100-80GB", "usd_per_gpu_hour": 2.0, "priced_on": "2026-12-01"}})
+    logprob, reward = logprob_manifest(), reward_manifest()
     for m, acc in ((logprob, 0.5), (reward, 0.45)):
         run, items = synthetic_run(m, {"mmmu": acc})
         record(engine, m.model_dump(mode="json"), m.digest(), ProtocolKey(version="2", profile="production",

@@ -164,21 +164,10 @@ def test_leaderboard_in_a_real_browser(served, page, demo_ladder):
 def test_the_kind_filter_in_a_real_browser(served, page, engine):
     """issue 19: one task's leaderboard lists verifiers of three kinds (generative judges, a log-probability judge, a
     reward model; the kind column says which), and the kind filter narrows the table to one kind."""
-    from harness.submission import parse_manifest
-    from tests.fixtures.results import store_run
+    from tests.fixtures.results import logprob_manifest, reward_manifest, store_run
 
-    common = {"family": "x", "release": "1", "owner": "t"}
-    store_run(engine, parse_manifest({
-        **common, "name": "yes-no-judge", "family": "yes-no-judge", "backend": "openai",
-        "endpoint": {"base_url": "https://judge.example.com/v1", "model": "j"}, "judging": {"mode": "logprob"},
-        "rubric_template": "{{ question }} {{ candidate }} Yes or No?",
-        "cost": {"kind": "api", "usd_per_1m_input_tokens": 1.0, "usd_per_1m_output_tokens": 1.0,
-                 "priced_on": "2026-12-04"}}), {"mathvista": 0.5, "mmmu": 0.55, "blink": 0.5})
-    store_run(engine, parse_manifest({
-        **common, "name": "value-head-rm", "family": "value-head-rm", "backend": "reward_model",
-        "model": {"hub_id": "Skywork/Skywork-VL-Reward-7B", "revision": "main"}, "reward": {"scale": 2.0},
-        "cost": {"kind": "gpu", "gpu_type": "H100-80GB", "usd_per_gpu_hour": 2.5, "priced_on": "2026-12-04"}}),
-        {"mathvista": 0.6, "mmmu": 0.65, "blink": 0.6})
+    store_run(engine, logprob_manifest(), {"mathvista": 0.5, "mmmu": 0.55, "blink": 0.5})
+    store_run(engine, reward_manifest(), {"mathvista": 0.6, "mmmu": 0.65, "blink": 0.6})
     page.goto(f"{served}/?task=mmmu")
     kinds = dict(zip(_names(page), page.locator("#leaderboard tbody td.kind").all_inner_texts(), strict=True))
     assert kinds["yes-no-judge"] == "logprob" and kinds["value-head-rm"] == "reward"
