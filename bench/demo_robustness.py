@@ -69,14 +69,17 @@ def run_variant(name: str, out: Path, profile: str) -> dict:
 
 
 def verifier_decides(doc: dict) -> bool:
-    """What `tests/test_demo_ladder.py` asserts on every CPU: both sub-threshold verifiers' seed-mean deltas are
-    negative on every student, and the strong verifier's beats the confident-wrong one's by more than 10 points."""
-    by_name = {t["audit"]["verifier"]["name"]: t["students"] for r in doc["runs"] for t in r["tasks"].values()}
+    """What `tests/test_demo_ladder.py` asserts on every CPU: every training seed of a sub-threshold verifier
+    regresses every student, confident-wrong's seed mean is below near-random's, and strong's beats
+    confident-wrong's by more than 10 points on every student."""
+    tasks = [t for r in doc["runs"] for t in r["tasks"].values()]
+    by_name = {t["audit"]["verifier"]["name"]: t["students"] for t in tasks}
     strong, wrong, rand = by_name["demo-strong"], by_name["demo-confident-wrong"], by_name["demo-near-random"]
     try:
-        return all(wrong[s]["delta"] < 0 and rand[s]["delta"] < 0 and strong[s]["delta"] - wrong[s]["delta"] > 0.10
-                   for s in strong)
-    except TypeError:  # a failed student has no delta
+        below_seeds = all(d < 0 for s in [*wrong.values(), *rand.values()] for d in s["seed_deltas"])
+        return below_seeds and all(wrong[s]["delta"] < rand[s]["delta"] < 0
+                                   and strong[s]["delta"] - wrong[s]["delta"] > 0.10 for s in strong)
+    except (TypeError, KeyError):  # a failed student has no delta
         return False
 
 

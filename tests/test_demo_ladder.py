@@ -1,19 +1,20 @@
-"""The demo ladder (the full demo protocol: 4 verifiers x 2 tiny students x 3 training seeds, about 16 minutes on
+"""The demo ladder (the full demo protocol: 4 verifiers x 2 tiny students x 3 training seeds, 7 to 13 minutes on
 2 cores): it runs exactly what `make demo` runs and asserts what the demo shows on any CPU.
 
-Every finding is judged on seed means with CIs over test items and training seeds (three seeds: a t interval with
-few degrees of freedom), so none can hinge on one training trajectory. What the tiny students show robustly (in
-every seed and setting measured, see the README's demo section) is asserted directly; the paper's three findings
-with their CIs do not all hold yet (issue 14 stays open): that test is a strict xfail, so it turns red the day they
-do and the mark must go.
+What is asserted held in every CPU numerics variant measured (`bench/demo_robustness.py`: this machine's kernels,
+AVX2, no vectorisation, one and two threads; the README's demo section): every training seed of a sub-threshold
+verifier regresses every student while the DPO loss falls, the confident-wrong verifier's seed mean is below the
+near-random one's, and the strong verifier's is more than 10 points above the confident-wrong one's. The paper's
+findings judged with their CIs (three seeds: a t interval with about 2 degrees of freedom) held in some variants
+and not in others (issue 14 stays open), so they are not asserted here: a test that passes or fails with the CPU it
+runs on would say nothing.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from harness.findings import check_findings, wrong_admitted_per_100_prompts
-from harness.results import post_correctness
+from harness.findings import wrong_admitted_per_100_prompts
 
 
 @pytest.fixture
@@ -22,26 +23,31 @@ def ladder(demo_ladder):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 14: on the tiny students the paper's CI-based findings do not all hold "
-                   "(README, demo section)")
-def test_demo_ladder_reproduces_the_three_findings(ladder):
-    findings = check_findings(list(ladder.values()), post_correctness(list(ladder.values())))
-    report = "\n".join(f"{f.name}: {f.holds}\n  " + "\n  ".join(f.evidence) for f in findings)
-    assert all(f.holds for f in findings), report
+def test_every_training_seed_of_a_sub_threshold_verifier_regresses_every_student(ladder):
+    """With students that hesitate between an answer and one neighbour, a verifier that prefers the neighbour
+    lowers the student in every training run, not only on average. (Above-threshold verifiers raised every seed
+    in all but one of 24 seed runs measured: one seed collapsed, README demo section.) The per-seed deltas are in
+    the message."""
+    report = {name: {s.student: [round(100 * x, 1) for x in s.delta.seed_deltas] for s in r.tasks[0].students}
+              for name, r in ladder.items()}
+    for name in ("confident-wrong", "near-random"):
+        for s in ladder[name].tasks[0].students:
+            assert all(d < 0 for d in s.delta.seed_deltas), (name, s.student, report)
+            assert s.loss_fell, (name, s.student)
 
 
 @pytest.mark.slow
 def test_the_verifier_decides_which_way_every_student_moves(ladder):
-    """Sub-threshold verifiers regress both students (seed mean), and on each student the strong verifier's
-    seed-mean delta beats the confident-wrong one's by more than 10 points: the verifier, not the training noise,
-    decides the direction. The per-seed deltas are in the message."""
+    """Sub-threshold verifiers regress both students (seed mean), the confident-wrong one more than the near-random
+    one although its rubric accuracy is higher, and on each student the strong verifier's seed-mean delta beats the
+    confident-wrong one's by more than 10 points. The per-seed deltas are in the message."""
     def deltas(name):
         return {s.student: s.delta for s in ladder[name].tasks[0].students}
 
     strong, wrong, random_ = deltas("strong"), deltas("confident-wrong"), deltas("near-random")
     report = {n: {st: [round(100 * x, 1) for x in d.seed_deltas] for st, d in deltas(n).items()} for n in ladder}
     for student in strong:
-        assert wrong[student].delta < 0 and random_[student].delta < 0, report
+        assert wrong[student].delta < random_[student].delta < 0, report  # the inversion's direction
         assert strong[student].delta - wrong[student].delta > 0.10, report
 
 

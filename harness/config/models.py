@@ -111,6 +111,11 @@ class WarmupConfig(Strict):
                           "student is in the band and balanced (every letter's share within [min_answer_share, "
                           "max_answer_share]); the last one is kept either way.")
     seed: int = Field(default=0, description="Seed of batching and initial weights' training.")
+    confusion: float = Field(default=0.0, ge=0, lt=0.5, description="Share of the warm-up pool labelled with the "
+                             "option after the answer (the last wrapping to the first) instead of the answer: a "
+                             "student taught to hesitate between each item's answer and one fixed neighbour (on "
+                             "shapes, the count and one more). Which of the two a preference pair favours is then "
+                             "what self-DPO teaches (see the README's demo section).")
     pool_size: int | None = Field(default=150, ge=1, description="Train-split items (after the probe) the warm-up "
                                   "learns from; None: all. A small pool leaves the student right on some unseen "
                                   "items and wrong on others, the room self-DPO's preferences can move either way.")

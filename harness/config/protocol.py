@@ -114,22 +114,29 @@ def _production() -> ProtocolConfig:
 
 
 def _demo() -> ProtocolConfig:
+    # Students taught to hesitate: 40% of the warm-up's labels are the option after the answer, so each student
+    # splits its answers between an item's answer and one fixed neighbour, and a preference pair decides which of
+    # the two it learns (the README's demo section). Every letter stays a quarter of the labels; the settled
+    # student may lean on a letter up to 50% (within one such pair), never drop one below 5%.
+    warmup = WarmupConfig(confusion=0.4, pool_size=None, min_answer_share=0.05, max_answer_share=0.5, check_every=20)
     return ProtocolConfig(
         profile="demo",
         tasks=("shapes",),
         students=(
-            StudentConfig(name="tiny-qwen3-vl", tiny=TinySpec(family="qwen3_vl"), warmup=WarmupConfig()),
-            StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=WarmupConfig()),
+            StudentConfig(name="tiny-qwen3-vl", tiny=TinySpec(family="qwen3_vl"), warmup=warmup),
+            StudentConfig(name="tiny-qwen2.5-vl", tiny=TinySpec(family="qwen2_5_vl"), warmup=warmup),
         ),
         audit=AuditConfig(max_new_tokens=4),
         # Trained as production trains: a LoRA adapter on every linear layer, the embeddings and output head frozen
         # (full-weight DPO of a tiny student moves the four answer letters' output rows directly, so a few pairs
         # can collapse it onto one letter). The plain preference loss (sigmoid DPO, no SFT term: an SFT term on a
-        # wrong verifier's chosen answers, which the student cannot fit, kept its loss from falling). Two rounds of
-        # 32-pair steps, the learning rate warmed up over the first 8 steps of the run, three training seeds: see
-        # the README's demo section.
-        selfdpo=SelfDPOConfig(max_new_tokens=4, rounds=2, lora=True, lora_r=16, learning_rate=5e-4, warmup_steps=8,
-                              beta=0.5, batch_size=32, epochs=2, seeds=3, loss_type=("sigmoid",)),
+        # wrong verifier's chosen answers, which the student cannot fit, kept its loss from falling). One round of
+        # 512 prompts in 32-pair steps (a second round on the moved student sent some seeds back down, whichever
+        # way the pairs pointed), the learning rate warmed up over the first 8 steps, three training seeds: see the
+        # README's demo section.
+        selfdpo=SelfDPOConfig(max_new_tokens=4, rounds=1, prompts_per_round=512, lora=True, lora_r=16,
+                              learning_rate=5e-4, warmup_steps=8, beta=0.5, batch_size=32, epochs=2, seeds=3,
+                              loss_type=("sigmoid",)),
         eval_max_new_tokens=4,
     )
 

@@ -16,6 +16,10 @@ out of the band or unbalanced is tried again from the next seed (:func:`harness.
 accepted attempt). Every letter is right for about a quarter of the items, so a student that says one letter 37%
 of the time gains accuracy from any update that spreads its answers: measured here, a confident-wrong verifier
 improved such a student by 8 points. A balanced student gains only from better answers to what it sees.
+
+With ``confusion`` > 0 (the demo's students) a share of the pool is labelled with the option after the answer
+(:func:`confused`): the student learns to hesitate between each item's answer and one fixed neighbour, so that a
+preference pair is nearly always "answer vs neighbour" and the verifier decides which one self-DPO teaches.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupCo
     probe, pool = list(train[:config.probe_size]), list(train[config.probe_size:])
     if config.pool_size is not None:
         pool = pool[:config.pool_size]
+    pool = confused(pool, config.confusion, config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
     history: list[tuple[int, float]] = []
 
@@ -122,6 +127,20 @@ def warmup(model, processor, task: Task, train: Sequence[Item], config: WarmupCo
     return WarmupReport(steps=step + config.settle_steps, probe_accuracy=acc,
                         in_band=config.target_low <= acc <= config.target_high, history=history,
                         answer_shares=shares, seed=config.seed)
+
+
+def confused(items: Sequence[Item], share: float, seed: int) -> list[Item]:
+    """``items`` with the answer of a ``share`` of them (drawn by ``seed``) replaced by the next option letter, the
+    last wrapping to the first (on ``shapes``: one more shape than drawn, four read as one), so every letter stays
+    the label of about a quarter of the items."""
+    rng = random.Random(f"confusion:{seed}")
+    out = []
+    for it in items:
+        if it.answer in it.letters and rng.random() < share:
+            letters = it.letters
+            it = it.model_copy(update={"answer": letters[(letters.index(it.answer) + 1) % len(letters)]})
+        out.append(it)
+    return out
 
 
 def _train_step(model, processor, batch: Sequence[Item], opt, step: int) -> float:

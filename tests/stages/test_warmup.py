@@ -41,9 +41,11 @@ def test_a_warm_up_is_kept_only_in_the_band_and_balanced(acc, shares, accepted):
 
 @pytest.mark.slow
 def test_demo_students_are_middling_and_use_every_answer(demo_data_dir):
+    from harness.config import get_protocol
+
     reports = [json.loads(p.read_text()) for p in sorted((demo_data_dir / "students").glob("*/warmup.json"))]
     assert len(reports) == 2
-    cfg = WarmupConfig()
+    cfg = get_protocol("demo").students[0].warmup
     for r in reports:
         assert r["in_band"] and cfg.target_low <= r["probe_accuracy"] <= cfg.target_high, r
         assert set(r["answer_shares"]) == {"A", "B", "C", "D"}
@@ -67,3 +69,21 @@ def test_warmup_trains_the_assistant_turn_as_dpo_sees_it(tiny_model_dirs, family
     for row, it in zip(enc["labels"], items, strict=True):
         taught = processor.tokenizer.decode([t for t in row.tolist() if t != -100])
         assert taught == f"{it.answer}<|im_end|>\n"
+
+
+def test_confusion_relabels_a_share_with_the_next_letter_and_keeps_every_letter_in_use():
+    """The confused warm-up labels a fixed share of its pool with the option after the answer (D wraps to A): a
+    student that hesitates between each answer and one neighbour, while every letter stays about a quarter of the
+    labels (a letter the labels over-use would make any spreading update look like a gain)."""
+    from harness.stages.warmup import confused
+
+    items = get_task("shapes").items(limit=800)
+    out = confused(items, 0.4, seed=3)
+    moved = [(a.answer, b.answer) for a, b in zip(items, out, strict=True) if a.answer != b.answer]
+    assert all(b == "ABCD"[("ABCD".index(a) + 1) % 4] for a, b in moved)
+    assert 0.35 < len(moved) / len(items) < 0.45
+    shares = [sum(it.answer == letter for it in out) / len(out) for letter in "ABCD"]
+    assert max(shares) - min(shares) < 0.08, shares
+    assert [it.answer for it in confused(items, 0.4, seed=3)] == [it.answer for it in out]
+    assert [it.answer for it in confused(items, 0.4, seed=4)] != [it.answer for it in out]
+    assert confused(items, 0.0, seed=3) == list(items)
