@@ -29,7 +29,6 @@ Writes ``audit_gpu.json`` and ``audit_gpu_report.txt`` to --out (default: $OUT, 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -50,6 +49,7 @@ from gpu_common import (
     make_processor,
     measure,
     qwen3_vl_config,
+    release_text_vision,
     start,
     sync,
     tiny_text_vision,
@@ -57,44 +57,9 @@ from gpu_common import (
 
 logger = logging.getLogger("bench.audit_gpu")
 
-# Qwen3-VL-8B-Instruct's published config.json (Qwen3VLForConditionalGeneration, transformers
-# 4.57), as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_qwen3vl.py
-# (QWEN3_VL_8B_CONFIG, _name_or_path ".../Qwen3/Qwen3-VL-8B-Instruct"; that test trims
-# num_hidden_layers to 4 and notes "36 layers for full model"), cross-checked against a full copy
-# (num_hidden_layers 36) in a public Swift test fixture of a Qwen3-VL-8B-based model, and the
-# Cosmos-Reason2-8B (a Qwen3-VL-8B fine-tune) config; the text/vision values below are identical
-# in all three. The token ids (151643.. in the release) are replaced by our tokenizer's ids.
-# Vision rope: transformers' Qwen3VLVisionConfig default (axial); the release sets none.
-QWEN3_VL_8B_TEXT = {
-    "vocab_size": 151936,
-    "hidden_size": 4096,
-    "intermediate_size": 12288,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "hidden_act": "silu",
-    "max_position_embeddings": 262144,
-    "rms_norm_eps": 1e-6,
-    "attention_bias": False,
-    "rope_parameters": {
-        "rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20], "mrope_interleaved": True,
-    },
-}
-QWEN3_VL_8B_VISION = {
-    "depth": 27,
-    "hidden_size": 1152,
-    "intermediate_size": 4304,
-    "num_heads": 16,
-    "hidden_act": "gelu_pytorch_tanh",
-    "in_channels": 3,
-    "patch_size": 16,
-    "spatial_merge_size": 2,
-    "temporal_patch_size": 2,
-    "out_hidden_size": 4096,
-    "num_position_embeddings": 2304,
-    "deepstack_visual_indexes": [8, 16, 24],
-}
+# Qwen3-VL-8B-Instruct's published config.json (harness/models/published: where it was found, and how
+# far it is verbatim, in its sources.json); the token ids (151643.. in the release) are replaced by our tokenizer's.
+RELEASE = "Qwen/Qwen3-VL-8B-Instruct"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -132,12 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_config(scale: str, tokenizer, image_size: int):
     """The Qwen3VLConfig: the 8B release values (full) or tiny sizes (tiny), with our token ids."""
-    if scale == "full":
-        text, vision = json.loads(json.dumps(QWEN3_VL_8B_TEXT)), dict(QWEN3_VL_8B_VISION)
-    else:
+    text, vision, _ = release_text_vision(RELEASE)
+    if scale == "tiny":
         # The real vocab width: exercises decoding of ids beyond our tokenizer, as the 8B run does;
         # grouped-query attention, as in the 8B.
-        text, vision = tiny_text_vision(image_size, QWEN3_VL_8B_TEXT["vocab_size"], ffn_factor=2)
+        text, vision = tiny_text_vision(image_size, text["vocab_size"], ffn_factor=2)
     return qwen3_vl_config(tokenizer, text, vision)
 
 

@@ -83,6 +83,26 @@ def token_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
+#: The published text-config fields a benchmark model keeps (sizes, attention, norms); token ids are our tokenizer's.
+RELEASE_TEXT_FIELDS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                       "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings", "rms_norm_eps",
+                       "attention_bias")
+
+
+def release_text_vision(hub_id: str) -> tuple[dict, dict, bool]:
+    """The text and vision sections of ``hub_id``'s published ``config.json`` (kept in harness/models/published;
+    its sources.json says where each was found), the rotary settings in transformers 5's ``rope_parameters``, and
+    whether the embeddings are tied. Vision rope: transformers' default (axial); the release sets none."""
+    from harness.models.published import published_json
+
+    config = published_json(hub_id, "config.json")
+    released = config["text_config"]
+    text = {k: released[k] for k in RELEASE_TEXT_FIELDS if k in released}
+    text["rope_parameters"] = {**released["rope_scaling"], "rope_theta": float(released["rope_theta"])}
+    vision = {k: v for k, v in config["vision_config"].items() if k not in ("model_type", "initializer_range")}
+    return text, vision, bool(config.get("tie_word_embeddings"))
+
+
 def tiny_text_vision(image_size: int, vocab_size: int, ffn_factor: int) -> tuple[dict, dict]:
     """Tiny Qwen3-VL text and vision sizes (harness's TinySpec) with the release's ``vocab_size``
     and grouped-query attention; the text FFN is ``ffn_factor`` x the hidden width."""

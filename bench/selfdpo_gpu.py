@@ -41,7 +41,6 @@ Writes ``selfdpo_gpu.json`` and ``selfdpo_gpu_report.txt`` to --out (default: $O
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -62,6 +61,7 @@ from gpu_common import (
     measure,
     package_versions,
     qwen3_vl_config,
+    release_text_vision,
     start,
     tiny_text_vision,
 )
@@ -69,50 +69,9 @@ from selfdpo_stages import dpo_stage, eval_stage, extrapolate, merge, sample_sta
 
 logger = logging.getLogger("bench.selfdpo_gpu")
 
-# Qwen3-VL-2B-Instruct's published config.json (Qwen3VLForConditionalGeneration; transformers 4.57),
-# https://huggingface.co/Qwen/Qwen3-VL-2B-Instruct/blob/main/config.json (not reachable from here).
-# Values as copied in full in OpenVINO GenAI's modeling tests (xzhan34/openvino.genai,
-# src/cpp/src/modeling/tests/qwen3_vl_spec_test.cpp, test Qwen3VLSpecTest.ParseAndValidateConfig:
-# text 2048 hidden, 6144 intermediate, 28 layers, 16 heads, 8 kv heads, head_dim 128, vocab
-# 151936, rope_theta 5e6, mrope [24, 20, 20] interleaved, tied embeddings; vision depth 24,
-# hidden 1024, intermediate 4096, 16 heads, patch 16, merge 2, temporal 2, out_hidden 2048,
-# 2304 position embeddings, deepstack [5, 11, 17]); cross-checked against a public project plan
-# that tabulates "the current 2B config" (all of the above except the FFN width, which it does
-# not list), the text model of Qwen3-1.7B (2048 / 6144 / 28 layers / 16+8 heads / head_dim 128 /
-# tied, the LM Qwen3-VL-2B is built on), and the parameter count: --dry-run gives 2.13 B, the
-# model card's "2B". (Third-party copies giving an FFN of 5632 or 8192 disagree with that count.)
-# The token ids (151643.. in the release) are replaced by our tokenizer's ids.
-QWEN3_VL_2B_TEXT = {
-    "vocab_size": 151936,
-    "hidden_size": 2048,
-    "intermediate_size": 6144,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "hidden_act": "silu",
-    "max_position_embeddings": 262144,
-    "rms_norm_eps": 1e-6,
-    "attention_bias": False,
-    "rope_parameters": {
-        "rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20], "mrope_interleaved": True,
-    },
-}
-QWEN3_VL_2B_VISION = {
-    "depth": 24,
-    "hidden_size": 1024,
-    "intermediate_size": 4096,
-    "num_heads": 16,
-    "hidden_act": "gelu_pytorch_tanh",
-    "in_channels": 3,
-    "patch_size": 16,
-    "spatial_merge_size": 2,
-    "temporal_patch_size": 2,
-    "out_hidden_size": 2048,
-    "num_position_embeddings": 2304,
-    "deepstack_visual_indexes": [5, 11, 17],
-}
-QWEN3_VL_2B_TIE_WORD_EMBEDDINGS = True
+# Qwen3-VL-2B-Instruct's published config.json (harness/models/published: where it was found, and how
+# far it is verbatim, in its sources.json); the token ids (151643.. in the release) are replaced by our tokenizer's.
+RELEASE = "Qwen/Qwen3-VL-2B-Instruct"
 
 TARGET_PROMPTS, TARGET_K, TARGET_STEPS, TARGET_EVAL_ITEMS = 64, 8, 50, 200
 
@@ -159,13 +118,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_config(scale: str, tokenizer, image_size: int):
     """The Qwen3VLConfig: the 2B release values (full) or tiny sizes (tiny), with our token ids."""
-    if scale == "full":
-        text, vision = json.loads(json.dumps(QWEN3_VL_2B_TEXT)), json.loads(json.dumps(QWEN3_VL_2B_VISION))
-    else:
+    text, vision, tied = release_text_vision(RELEASE)
+    if scale == "tiny":
         # The real width: exercises folded_decode and the 151,936-wide logits of the DPO loss;
         # grouped-query attention, as in the 2B.
-        text, vision = tiny_text_vision(image_size, QWEN3_VL_2B_TEXT["vocab_size"], ffn_factor=3)
-    return qwen3_vl_config(tokenizer, text, vision, tie_word_embeddings=QWEN3_VL_2B_TIE_WORD_EMBEDDINGS)
+        text, vision = tiny_text_vision(image_size, text["vocab_size"], ffn_factor=3)
+    return qwen3_vl_config(tokenizer, text, vision, tie_word_embeddings=tied)
 
 
 def lora_config(cfg):

@@ -182,7 +182,8 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
                                         "post_eval_items": seeds * pt.test_items} for pt in plan_tasks}}
     priced_gpu = manifest.cost.gpu_type if manifest.cost.gpu_type in GPUS else DEFAULT_GPU
     gpu = GPUS.get(a.gpu or priced_gpu)
-    students = [architecture(s.model.hub_id) if s.model else None for s in protocol.students]
+    students = [architecture(s.model.hub_id, revision=s.model.revision) if s.model else None
+                for s in protocol.students]
     missing = [s.name for s, arch in zip(protocol.students, students, strict=True) if arch is None]
     if missing:
         return {"gpu": gpu.name, "basis": None,
@@ -191,7 +192,7 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
     common["api"] = api_bill(manifest, protocol, plan_tasks, a)
     judge_arch = None
     if backend_class(manifest.backend).uses_device and manifest.model is not None:
-        judge_arch = architecture(manifest.model.hub_id, manifest.parameters)
+        judge_arch = architecture(manifest.model.hub_id, manifest.parameters, revision=manifest.model.revision)
     tasks = {}
     for pt in plan_tasks:
         works = [w for arch in students for w in student_work(arch, gpu, protocol, pt, a)]
@@ -209,6 +210,7 @@ def estimate(manifest, protocol, plan_tasks: list[TaskPlan], a: Assumptions) -> 
         "tasks": tasks, "gpu_hours": total, "gpu_hours_not_shared": marginal, "by_kind": by_kind,
         "usd": total * price if price is not None else None, "usd_per_gpu_hour": price,
         "judging": _judging_note(manifest, judge_arch),
+        "geometry": _geometry([*students, judge_arch]),
         "assumptions": {"image_side_px": a.image_side_px, "question_tokens": a.question_tokens,
                         "answer_tokens": a.answer_tokens or "each answer at its token limit",
                         "slowdowns": a.slowdowns, "calibrated_by": a.calibrated_by},
@@ -243,6 +245,13 @@ def _summarise(works: list[Work], slowdowns: dict[str, float]) -> dict:
         hours += h
         shared += h if w.shared else 0.0
     return {"gpu_hours": hours, "gpu_hours_not_shared": hours - shared, "by_stage": by_stage, "by_kind": by_kind}
+
+
+def _geometry(archs: list[Architecture | None]) -> dict[str, dict]:
+    """Each costed model's geometry and where it was read (its config.json, else the catalogue)."""
+    return {a.hub_id: {"parameters": a.parameters, "layers": a.layers, "kv_heads": a.kv_heads,
+                       "head_dim": a.head_dim, "pixels_per_token": a.pixels_per_token, "source": a.source}
+            for a in archs if a is not None}
 
 
 def _judging_note(manifest, judge_arch: Architecture | None) -> str:

@@ -1,15 +1,17 @@
 """Published facts the GPU-hours estimate needs: GPU datasheet peaks and model architectures.
 
 Nothing here is measured by us. GPU figures are the vendors' datasheet peaks (dense BF16 tensor
-throughput, no sparsity; HBM bandwidth). Architecture figures are the models' released
-``config.json`` values (layers, key/value heads, head width, patch and merge sizes) and
+throughput, no sparsity; HBM bandwidth). A model's geometry (layers, key/value heads, head width,
+pixels per visual token) is read from its ``config.json``: the fetched one in the hub cache at the
+pinned revision, else the published copy kept in :mod:`harness.models.published`
+(:func:`architecture`). The catalogue below is the fallback for a model with neither, and holds the
 parameter counts: exact where we built the published config on the meta device
 (``bench/audit_gpu.py --dry-run``, ``bench/selfdpo_gpu.py --dry-run``), else the model card's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.registry import Registry
 
@@ -57,6 +59,8 @@ class Architecture:
     kv_heads: int
     head_dim: int
     pixels_per_token: int  # side of the square of pixels one visual token covers (patch x spatial merge)
+    # where the geometry was read (:func:`architecture`)
+    source: str = field(default="catalogue (harness/hardware.py)", compare=False)
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
         """Key + value cache of one token across all layers (bf16: 2 bytes per value)."""
@@ -89,11 +93,44 @@ for _arch in (
     ARCHITECTURES.register(_arch.hub_id)(_arch)
 
 
-def architecture(hub_id: str | None, parameters: int | None = None) -> Architecture | None:
-    """The catalogued architecture of ``hub_id``; else, if the parameter count is known, one with
-    no KV cache (its geometry is unknown: decoding is then costed by weight reads alone)."""
-    if hub_id and hub_id in ARCHITECTURES:
-        return ARCHITECTURES.get(hub_id)
+def config_geometry(config: dict) -> dict[str, int] | None:
+    """``layers``, ``kv_heads``, ``head_dim`` and ``pixels_per_token`` of a ``config.json``, or None if it has no
+    decoder geometry. Qwen2.5-VL's published config keeps the text model's fields at the top level, Qwen3-VL's (and
+    any config transformers 5 saved) in ``text_config``; the head width is ``head_dim`` where given, else
+    hidden / heads; a visual token covers patch x spatial merge pixels a side (28 where there is no vision tower)."""
+    text = config.get("text_config") or config
+    try:
+        layers, heads = int(text["num_hidden_layers"]), int(text["num_attention_heads"])
+        head_dim = int(text.get("head_dim") or int(text["hidden_size"]) // heads)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    vision = config.get("vision_config") or {}
+    patch, merge = vision.get("patch_size"), vision.get("spatial_merge_size")
+    return {"layers": layers, "kv_heads": int(text.get("num_key_value_heads") or heads), "head_dim": head_dim,
+            "pixels_per_token": int(patch) * int(merge) if patch and merge else 28}
+
+
+def checkpoint_config(hub_id: str, revision: str = "main") -> tuple[dict, str] | None:
+    """``hub_id``'s ``config.json`` and where it was read: the hub cache at ``revision``, else the published copy
+    (:func:`harness.models.published.checkpoint_json`); None if neither."""
+    from harness.models.published import checkpoint_json
+
+    return checkpoint_json(hub_id, "config.json", revision)
+
+
+def architecture(hub_id: str | None, parameters: int | None = None, revision: str = "main") -> Architecture | None:
+    """``hub_id``'s architecture: its geometry from its ``config.json`` (:func:`checkpoint_config`) with the
+    catalogue's parameter count (else ``parameters``); the catalogue entry alone when there is no config; else, if
+    the parameter count is known, one with no KV cache (its geometry is unknown: decoding is then costed by weight
+    reads alone)."""
+    table = ARCHITECTURES.get(hub_id) if hub_id and hub_id in ARCHITECTURES else None
+    params = table.parameters if table is not None else parameters
+    found = checkpoint_config(hub_id, revision) if hub_id else None
+    geometry = config_geometry(found[0]) if found is not None else None
+    if geometry is not None and params:
+        return Architecture(hub_id, params, **geometry, source=found[1])
+    if table is not None:
+        return table
     if parameters:
-        return Architecture(hub_id or "unknown", parameters, 0, 0, 0, 28)
+        return Architecture(hub_id or "unknown", parameters, 0, 0, 0, 28, source="parameter count only")
     return None

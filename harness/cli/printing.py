@@ -82,6 +82,9 @@ def estimate_lines(e: dict) -> list[str]:
     kinds = ", ".join(f"{KIND_NAMES[k]} {h:.2f}" for k, h in e["by_kind"].items())
     lines.append(f"    total: {e['gpu_hours']:.2f} GPU-hours{usd} ({kinds}); verifier judging {e['judging']}")
     lines.append(f"    assumed: one {a['image_side_px']} px image and {a['question_tokens']} question tokens per item")
+    for hub_id, g in e.get("geometry", {}).items():
+        lines.append(f"    geometry of {hub_id}: {g['layers']} layers x {g['kv_heads']} key/value heads x "
+                     f"{g['head_dim']}, {g['pixels_per_token']} px per visual token, from {g['source']}")
     bill = e.get("api")
     if bill is not None:
         lines.append(f"    the endpoint's bill at the manifest's prices: {bill['judgments']:,} judgments x about "
