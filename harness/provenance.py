@@ -28,6 +28,11 @@ class Provenance(BaseModel):
     models: dict[str, Any] = Field(default_factory=dict, description="Role -> where the model came from.")
     datasets: dict[str, Any] = Field(default_factory=dict, description="Task -> source and revision.")
     seeds: dict[str, int] = Field(default_factory=dict)
+    # Absent (not empty) in results stored before it existed, so they stay byte for byte what they were.
+    generation: dict[str, Any] = Field(default_factory=dict, exclude_if=lambda v: not v, description="Student -> "
+                                       "its checkpoint's generation_config.json defaults, what the protocol overrides "
+                                       "and the effective decoding settings of each use "
+                                       "(harness.models.generate.student_generation).")
     hardware: dict[str, Any] = Field(default_factory=dict)
     config_digest: str | None = Field(default=None, description="Hash of manifest + protocol.")
     # exclude_if (pydantic 2.12+): a whole result's document stays byte for byte what it was before --limit existed.

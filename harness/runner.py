@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from rich.progress import Progress
 
 from harness.artifacts import atomic_write_text, read_json
-from harness.config import EvalConfig, ProtocolConfig, StudentConfig
+from harness.config import ProtocolConfig, StudentConfig
 from harness.documents import AuditResult, Plan, RunResult, SeedOutcome, StudentOutcome, TaskOutcome, TaskPlan
 from harness.estimate import Assumptions, estimate
 from harness.seed_stats import seed_delta
@@ -102,7 +102,7 @@ def _student(run: _Run, task_name: str, student: StudentConfig, audit: AuditResu
     ident = student_ident(student.name, ref, settings)
     base_path = baseline_path(settings, ident, task.name, protocol)
     baseline = load_or_evaluate(base_path, LazyStudent(ref), task, test,
-                                EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
+                                protocol.eval_config(), progress)
     failed = StudentOutcome(student=student.name, status="failed", baseline=baseline.accuracy,
                             baseline_predictions=str(base_path))
     if audit.metrics.parse_failures.value == 1.0:

@@ -51,7 +51,6 @@ class SeedJob(BaseModel):
 
 def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None) -> SeedOutcome:
     """One self-DPO run and its evaluation; the outcome is also written to ``job.out``."""
-    from harness.config import EvalConfig
     from harness.models.loading import load_vlm, pick_device
     from harness.stages.common import protocol_splits, submission_rubric
     from harness.stages.evaluate import evaluate
@@ -77,7 +76,7 @@ def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None)
     try:
         with make_backend(manifest) as backend, submission_rubric(manifest, protocol) as render:
             result = self_dpo(model, processor, task, train, train[:cfg.probe_size], backend, render, cfg,
-                              student.name, work_dir, progress)
+                              student.name, work_dir, progress, protocol.decoding)
     except FloatingPointError as err:
         return _finish(job, failed.model_copy(update={"failure": f"NaN loss: {err}"}), t0)
     finally:
@@ -85,7 +84,7 @@ def run_seed(job: SeedJob, settings: Settings, progress: Progress | None = None)
     if not any(r.pairs_admitted for r in result.rounds):
         return _finish(job, failed.model_copy(update={
             "failure": "no preference pair passed the replay gate in any round", "selfdpo": result}), t0)
-    post = evaluate(model, processor, task, test, EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
+    post = evaluate(model, processor, task, test, protocol.eval_config(), progress)
     post_path = job.out.with_suffix(".post.json")
     atomic_write_text(post_path, post.model_dump_json())
     delta = paired_delta(job.baseline, [p.correct for p in post.predictions], seed=job.seed)

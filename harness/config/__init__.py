@@ -20,8 +20,15 @@ from harness.config.protocol import (
     StudentConfig,
     get_protocol,
 )
-from harness.config.stages import SAMPLE_BATCH_PROMPTS, AuditConfig, EvalConfig, PackRef, SelfDPOConfig
+from harness.config.stages import (
+    SAMPLE_BATCH_PROMPTS,
+    AuditConfig,
+    DecodingConfig,
+    EvalConfig,
+    PackRef,
+    SelfDPOConfig,
+)
 
 __all__ = ["DEFAULT_RUBRIC", "PROFILES", "PROTOCOL_VERSION", "SAMPLE_BATCH_PROMPTS", "AuditConfig", "DType",
-           "EvalConfig", "Family", "ModelRef", "PackRef", "ProtocolConfig", "SelfDPOConfig", "Strict", "StudentConfig",
-           "TinySpec", "WarmupConfig", "canonical_json", "digest", "get_protocol"]
+           "DecodingConfig", "EvalConfig", "Family", "ModelRef", "PackRef", "ProtocolConfig", "SelfDPOConfig",
+           "Strict", "StudentConfig", "TinySpec", "WarmupConfig", "canonical_json", "digest", "get_protocol"]

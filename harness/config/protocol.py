@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from harness.config.base import Strict, digest
 from harness.config.models import DType, ModelRef, TinySpec, WarmupConfig
-from harness.config.stages import AuditConfig, SelfDPOConfig
+from harness.config.stages import AuditConfig, DecodingConfig, EvalConfig, SelfDPOConfig
 
 PROTOCOL_VERSION = "2"  # 2: self-DPO repeated over training seeds; outcomes are seed means
 
@@ -58,6 +58,8 @@ class ProtocolConfig(Strict):
     selfdpo: SelfDPOConfig = Field(default_factory=SelfDPOConfig)
     split_seed: int = Field(default=0, description="Seed of the audit/train/test split.")
     eval_max_new_tokens: int = Field(default=16, ge=1, description="Longest greedy answer in evaluation.")
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig, description="Which of a checkpoint's "
+                                     "generation defaults every student generation overrides (DecodingConfig).")
     rubric_template: str = Field(default=DEFAULT_RUBRIC, description="Default rubric prompt (Jinja2).")
     item_limit: int | None = Field(default=None, ge=1, description="Use only the first N items of each split (audit, "
                                    "train, test) of every task: a try-out (`--limit N`). Its results are partial: "
@@ -74,13 +76,20 @@ class ProtocolConfig(Strict):
 
     def digest(self) -> str:
         """A short hash of the whole configuration: the cache key of everything it determines. A protocol without an
-        audit pack or an item limit hashes as before those existed, so caches and stored results keep their keys."""
+        audit pack or an item limit, and with the default decoding, hashes as before those existed, so caches and
+        stored results keep their keys."""
         data = self.model_dump(mode="json")
         if data["audit"]["pack"] is None:
             del data["audit"]["pack"]
         if data["item_limit"] is None:
             del data["item_limit"]
+        if self.decoding == DecodingConfig():  # the settings the code applied before the field existed
+            del data["decoding"]
         return digest(data, 16)
+
+    def eval_config(self) -> EvalConfig:
+        """How students are evaluated under this protocol (greedy, ``eval_max_new_tokens``, ``decoding``)."""
+        return EvalConfig(max_new_tokens=self.eval_max_new_tokens, decoding=self.decoding)
 
     def without_pack(self) -> ProtocolConfig:
         """This protocol with the students sampled and no item limit (the one an audit pack is built under)."""

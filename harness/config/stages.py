@@ -90,9 +90,26 @@ class SelfDPOConfig(Strict):
         return self
 
 
+class DecodingConfig(Strict):
+    """What the protocol decides about every student generation (audit candidates, self-DPO candidates, probes,
+    evaluation), whatever the checkpoint's ``generation_config.json`` says. Published checkpoints ship sampling
+    defaults that ``generate`` applies to every call not naming them (Qwen3-VL: temperature 0.7, top_p 0.8, top_k 20;
+    Qwen2.5-VL: temperature 1e-6, repetition_penalty 1.05): K "sampled" candidates could be one greedy answer, and a
+    repetition penalty changes exact-match answers. Temperature, top-p and the answer length are each stage's own
+    (:class:`AuditConfig`, :class:`SelfDPOConfig`, ``eval_max_new_tokens``); evaluation and probes are greedy."""
+
+    top_k: int = Field(default=0, ge=0, description="Top-k of sampled candidates; 0: off (nucleus sampling alone).")
+    repetition_penalty: float = Field(default=1.0, gt=0, description="1.0: no repetition penalty.")
+    keep_from_checkpoint: tuple[Literal["bos_token_id", "eos_token_id", "pad_token_id"], ...] = Field(
+        default=("bos_token_id", "eos_token_id", "pad_token_id"),
+        description="The generation_config.json fields the checkpoint still decides: which tokens start, end (EOS: "
+        "Qwen's list [<|im_end|>, <|endoftext|>]) and pad a sequence. Every other default is replaced.")
+
+
 class EvalConfig(Strict):
     """Stage 3: how a student is evaluated (greedy, exact match); not a protocol field of its own (the protocol's
-    ``eval_max_new_tokens`` sets the answer length)."""
+    ``eval_max_new_tokens`` sets the answer length, its ``decoding`` the rest: :meth:`ProtocolConfig.eval_config`)."""
 
     batch_size: int = Field(default=16, ge=1, description="Prompts per generate() call.")
     max_new_tokens: MaxNewTokens = 16
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)

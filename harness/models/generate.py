@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from harness.config import DecodingConfig
+
 
 @dataclass(frozen=True)
 class Generations:
@@ -42,15 +44,18 @@ def generate_batch(
     top_p: float = 1.0,
     num_return_sequences: int = 1,
     seed: int | None = None,
+    decoding: DecodingConfig | None = None,
 ) -> Generations:
-    """Generate for each ``(images, text)`` with left padding; greedy unless ``do_sample``."""
+    """Generate for each ``(images, text)`` with left padding; greedy unless ``do_sample``; the checkpoint's other
+    generation defaults replaced as ``decoding`` says (:func:`owned_generation_config`)."""
     if not prompts:
         return Generations([], [], [])
     inputs = _chat_inputs(model, processor, prompts)
     if seed is not None:
         torch.manual_seed(seed)
-    config = owned_generation_config(model.generation_config, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                     temperature=temperature, top_p=top_p, num_return_sequences=num_return_sequences)
+    config = owned_generation_config(model.generation_config, decoding, max_new_tokens=max_new_tokens,
+                                     do_sample=do_sample, temperature=temperature, top_p=top_p,
+                                     num_return_sequences=num_return_sequences)
     out = model.generate(**inputs, generation_config=config)
     new = out[:, inputs["input_ids"].shape[1]:]
     eos = processor.tokenizer.eos_token_id
@@ -109,27 +114,79 @@ def final_hidden_states(model, processor, answered: Sequence[tuple[Sequence[Imag
         [int(n) for n in mask.sum(dim=1).tolist()]
 
 
-#: What a checkpoint's ``generation_config.json`` still decides: which tokens start, end and pad a sequence.
-TOKEN_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
-
-
-def owned_generation_config(checkpoint, *, max_new_tokens: int, do_sample: bool, temperature: float = 1.0,
-                            top_p: float = 1.0, num_return_sequences: int = 1):
+def owned_generation_config(checkpoint, decoding: DecodingConfig | None = None, *, max_new_tokens: int,
+                            do_sample: bool, temperature: float = 1.0, top_p: float = 1.0,
+                            num_return_sequences: int = 1):
     """The decoding settings the protocol runs with, whatever the checkpoint's ``generation_config.json`` says.
 
-    Published checkpoints ship sampling defaults (a low temperature, ``top_k``, ``top_p``, a repetition penalty) that
-    ``generate`` would otherwise apply to every call not naming them: K "sampled" candidates could all be one greedy
-    answer, and a repetition penalty would change every exact-match answer. Only the checkpoint's special token ids
-    are kept (:data:`TOKEN_FIELDS`); greedy, or plain sampling at ``temperature`` with nucleus ``top_p``, top-k off, no
-    repetition penalty, no n-gram blocking, no length penalty.
+    Only the fields ``decoding.keep_from_checkpoint`` names (the special token ids) come from ``checkpoint`` (a
+    ``GenerationConfig``); the rest is the protocol's (:class:`~harness.config.DecodingConfig`): greedy, or sampling
+    at ``temperature`` with nucleus ``top_p`` and ``decoding.top_k`` (0: off); ``decoding.repetition_penalty``; no
+    n-gram blocking, no length penalty.
     """
     from transformers import GenerationConfig
 
-    tokens = {name: getattr(checkpoint, name, None) for name in TOKEN_FIELDS}
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p} if do_sample else \
-        {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+    decoding = decoding or DecodingConfig()
+    tokens = {name: getattr(checkpoint, name, None) for name in decoding.keep_from_checkpoint}
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": decoding.top_k, "top_p": top_p} \
+        if do_sample else {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
     return GenerationConfig(**tokens, **sampling, max_new_tokens=max_new_tokens,
-                            num_return_sequences=num_return_sequences, repetition_penalty=1.0)
+                            num_return_sequences=num_return_sequences,
+                            repetition_penalty=decoding.repetition_penalty)
+
+
+#: The settings :func:`effective_settings` reports: what decides a student's answers.
+SETTING_FIELDS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens",
+                  "bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def effective_settings(checkpoint: dict, protocol) -> dict[str, dict]:
+    """What each student generation of ``protocol`` runs with, given the checkpoint's ``generation_config.json``
+    (a dict; ``{}`` if it ships none): per use (audit candidates, self-DPO candidates, evaluation and probes), the
+    :data:`SETTING_FIELDS`. Recorded in every result's provenance; pure."""
+    from transformers import GenerationConfig
+
+    base = GenerationConfig(**{k: v for k, v in checkpoint.items() if k != "transformers_version"})
+    uses = {
+        "audit_candidates": {"do_sample": True, "temperature": protocol.audit.temperature,
+                             "top_p": protocol.audit.top_p, "max_new_tokens": protocol.audit.max_new_tokens},
+        "selfdpo_candidates": {"do_sample": True, "temperature": protocol.selfdpo.temperature, "top_p": 1.0,
+                               "max_new_tokens": protocol.selfdpo.max_new_tokens},
+        "evaluation": {"do_sample": False, "max_new_tokens": protocol.eval_max_new_tokens},
+        "selfdpo_probes": {"do_sample": False, "max_new_tokens": protocol.selfdpo.max_new_tokens},
+    }
+    out = {}
+    for use, kw in uses.items():
+        config = owned_generation_config(base, protocol.decoding, **kw)
+        out[use] = {name: getattr(config, name, None) for name in SETTING_FIELDS}
+    return out
+
+
+def checkpoint_generation(model: dict) -> tuple[dict, str]:
+    """A model's published ``generation_config.json`` and where it was read, from its provenance description
+    (``{"path": ...}`` or ``{"hub_id": ..., "revision": ...}``): the saved folder's, else the hub cache's at the
+    revision, else the published copy (:mod:`harness.models.published`); ``({}, "none")`` if it ships none."""
+    import json
+    from pathlib import Path
+
+    from harness.models.published import checkpoint_json
+
+    if model.get("path"):
+        path = Path(model["path"]) / "generation_config.json"
+        return (json.loads(path.read_text()), str(path)) if path.is_file() else ({}, "none")
+    if model.get("hub_id"):
+        found = checkpoint_json(model["hub_id"], "generation_config.json", model.get("revision") or "main")
+        if found is not None:
+            return found
+    return {}, "none"
+
+
+def student_generation(model: dict, protocol) -> dict:
+    """The provenance record of how a student generates under ``protocol``: the checkpoint's defaults, where they
+    were read, what the protocol decides (``protocol.decoding``) and the effective settings of each use."""
+    checkpoint, source = checkpoint_generation(model)
+    return {"checkpoint_defaults": checkpoint, "read_from": source, "protocol": protocol.decoding.model_dump(),
+            "effective": effective_settings(checkpoint, protocol)}
 
 
 def _generated_length(ids: list[int], eos: int | None, pad: int | None) -> int:

@@ -20,11 +20,12 @@ from rich.progress import Progress
 from harness import cancel
 from harness.artifacts import cache_key, write_jsonl
 from harness.audit_metrics import AuditMetrics, Judged, audit_metrics
-from harness.config import EvalConfig, ProtocolConfig
+from harness.config import ProtocolConfig
 from harness.cost import Usage, price
 from harness.documents import AuditResult, GateVerdict, StudentAudit, VerifierInfo
 from harness.errors import MissingInput
 from harness.metrics import Proportion
+from harness.models.generate import student_generation
 from harness.packs import AuditPack
 from harness.provenance import Provenance, git_commit, hardware, package_versions
 from harness.settings import Settings
@@ -50,9 +51,9 @@ def prepare_student(student, protocol: ProtocolConfig, task: Task, audit: list[I
     loader = LazyStudent(ref)
     cands = load_or_sample(settings.cached(candidates_path(settings.artifacts, ident, task.name, "audit",
                                                            protocol.digest())), loader, task, audit, protocol.audit,
-                           progress)
+                           progress, protocol.decoding)
     baseline = load_or_evaluate(baseline_path(settings, ident, task.name, protocol), loader, task, test,
-                                EvalConfig(max_new_tokens=protocol.eval_max_new_tokens), progress)
+                                protocol.eval_config(), progress)
     return ref.describe(), cands, baseline
 
 
@@ -209,4 +210,5 @@ def _provenance(manifest: Manifest, protocol: ProtocolConfig, task: Task, per_st
         seeds={"split": protocol.split_seed, "candidates": protocol.audit.seed,
                **({"simulated": manifest.simulated.seed} if manifest.simulated else {})},
         hardware=hardware(), config_digest=config_digest, item_limit=protocol.item_limit,
+        generation={sa.student: student_generation(sa.model, protocol) for sa in per_student},
     )

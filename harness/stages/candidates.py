@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 from harness import cancel
 from harness.artifacts import cache_key, read_jsonl, write_jsonl
-from harness.config import AuditConfig
+from harness.config import AuditConfig, DecodingConfig
 from harness.models.generate import generate_batch
 from harness.tasks import Item, Task
 
@@ -38,7 +38,8 @@ def candidates_path(root: Path, student: dict, task: str, split: str, protocol_d
 
 
 def sample_candidates(model, processor, task: Task, items: Sequence[Item], cfg: AuditConfig,
-                      progress: Progress | None = None) -> list[list[Candidate]]:
+                      progress: Progress | None = None, decoding: DecodingConfig | None = None
+                      ) -> list[list[Candidate]]:
     """K sampled answers per item, scored by the task. Batch i is seeded with ``cfg.seed + i``."""
     out: list[list[Candidate]] = []
     bar = progress.add_task(f"candidates {task.name}", total=len(items)) if progress else None
@@ -47,7 +48,7 @@ def sample_candidates(model, processor, task: Task, items: Sequence[Item], cfg: 
         batch = items[start:start + cfg.batch_size]
         gens = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
                               max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
-                              top_p=cfg.top_p, num_return_sequences=cfg.k, seed=cfg.seed + b)
+                              top_p=cfg.top_p, num_return_sequences=cfg.k, seed=cfg.seed + b, decoding=decoding)
         for it, responses in zip(batch, gens.texts, strict=True):
             row = []
             for k, resp in enumerate(responses):
@@ -61,7 +62,7 @@ def sample_candidates(model, processor, task: Task, items: Sequence[Item], cfg: 
 
 
 def load_or_sample(path: Path, model_loader, task: Task, items: Sequence[Item], cfg: AuditConfig,
-                   progress: Progress | None = None) -> list[list[Candidate]]:
+                   progress: Progress | None = None, decoding: DecodingConfig | None = None) -> list[list[Candidate]]:
     """Cached candidates at ``path`` if present (and complete for ``items``), else sample and cache.
 
     ``model_loader()`` returns ``(model, processor)``; it is only called on a cache miss.
@@ -77,6 +78,6 @@ def load_or_sample(path: Path, model_loader, task: Task, items: Sequence[Item], 
             return [sorted(by_item[i], key=lambda c: c.index) for i in wanted]
         logger.warning("candidate cache %s does not cover the audit items; resampling", path.name)
     model, processor = model_loader()
-    cands = sample_candidates(model, processor, task, items, cfg, progress)
+    cands = sample_candidates(model, processor, task, items, cfg, progress, decoding)
     write_jsonl(path, (c.model_dump() for row in cands for c in row))
     return cands

@@ -29,7 +29,7 @@ def evaluate(model, processor, task: Task, items: Sequence[Item], config: EvalCo
         cancel.check()
         batch = items[start:start + config.batch_size]
         outs = generate(model, processor, [(it.images, it.prompt) for it in batch],
-                        max_new_tokens=config.max_new_tokens)
+                        max_new_tokens=config.max_new_tokens, decoding=config.decoding)
         for it, (response,) in zip(batch, outs, strict=True):
             s = task.score_item(response, it)
             predictions.append(Prediction(item_id=it.id, response=response, correct=s.correct, method=s.method,

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from harness import cancel
 from harness.audit_metrics import pick_pair
-from harness.config import SAMPLE_BATCH_PROMPTS, SelfDPOConfig
+from harness.config import SAMPLE_BATCH_PROMPTS, DecodingConfig, SelfDPOConfig
 from harness.documents import RoundLog, SelfDPOResult
 from harness.metrics import Proportion, proportion
 from harness.models.generate import generate_batch
@@ -173,9 +173,10 @@ def train_dpo(trainee: Trainee, processor, rows: list[dict], cfg: SelfDPOConfig,
 
 def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequence[Item], backend: VerifierBackend,
              render: Callable[[str, str], str], cfg: SelfDPOConfig, student: str, work_dir: Path,
-             progress=None) -> SelfDPOResult:
+             progress=None, decoding: DecodingConfig | None = None) -> SelfDPOResult:
     """Run all rounds in place on ``model`` (its weights, or the LoRA adapter injected into it); returns the logs.
-    Raises FloatingPointError on a NaN loss."""
+    The student generates as ``decoding`` says (the protocol's; None: the defaults). Raises FloatingPointError on a
+    NaN loss."""
     from harness.config import EvalConfig
     from harness.stages.evaluate import evaluate
 
@@ -193,7 +194,8 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
     for r in range(cfg.rounds):
         prompts = rng.sample(list(train), min(cfg.prompts_per_round, len(train)))
         model.eval()
-        cands = _sample_round(model, processor, task, prompts, cfg, seed=cfg.seed * 100_003 + r * 1000)
+        cands = _sample_round(model, processor, task, prompts, cfg, seed=cfg.seed * 100_003 + r * 1000,
+                              decoding=decoding)
         raws, flat, scores = _judge_round(backend, render, prompts, cands, cfg.k, f"{student}/round{r}")
         judgments += len(raws)
         formed = form_pairs(prompts, cands, scores, r)
@@ -211,8 +213,8 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
                 raise FloatingPointError(f"{student}: DPO loss is not finite in round {r}: {losses[-5:]}")
             curve += [(len(curve) + i + 1, v) for i, v in enumerate(losses)]
         model.eval()
-        probe_acc = evaluate(model, processor, task, probe, EvalConfig(max_new_tokens=cfg.max_new_tokens)
-                             ).accuracy.value if probe else None
+        probe_cfg = EvalConfig(max_new_tokens=cfg.max_new_tokens, decoding=decoding or DecodingConfig())
+        probe_acc = evaluate(model, processor, task, probe, probe_cfg).accuracy.value if probe else None
         rounds.append(RoundLog(
             round=r, prompts=len(prompts), judgments=len(raws), parse_failures=sum(s is None for s in flat),
             pairs_formed=len(formed), pairs_admitted=len(admitted), replayed=n_replay,
@@ -231,8 +233,8 @@ def self_dpo(model, processor, task: Task, train: Sequence[Item], probe: Sequenc
                          device_seconds=getattr(backend, "device_seconds", 0.0))
 
 
-def _sample_round(model, processor, task: Task, prompts: Sequence[Item], cfg: SelfDPOConfig, seed: int
-                      ) -> list[list[tuple[str, bool]]]:
+def _sample_round(model, processor, task: Task, prompts: Sequence[Item], cfg: SelfDPOConfig, seed: int,
+                  decoding: DecodingConfig | None = None) -> list[list[tuple[str, bool]]]:
     """``cfg.k`` sampled answers per prompt with their exact-match truth, in batches of
     ``SAMPLE_BATCH_PROMPTS`` prompts (batch ``b`` seeded ``seed + b``); checks for a cancel between batches."""
     cands: list[list[tuple[str, bool]]] = []
@@ -241,7 +243,7 @@ def _sample_round(model, processor, task: Task, prompts: Sequence[Item], cfg: Se
         batch = prompts[b:b + SAMPLE_BATCH_PROMPTS]
         gen = generate_batch(model, processor, [(it.images, it.prompt) for it in batch],
                              max_new_tokens=cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
-                             num_return_sequences=cfg.k, seed=seed + b)
+                             num_return_sequences=cfg.k, seed=seed + b, decoding=decoding)
         cands += [[(t, task.score_item(t, it).correct) for t in texts]
                   for it, texts in zip(batch, gen.texts, strict=True)]
     return cands

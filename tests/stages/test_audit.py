@@ -69,6 +69,12 @@ def test_simulated_rubric_accuracy_ci_covers_p_and_gate_follows_baseline(demo_se
         assert key in doc
     assert doc["provenance"]["protocol_version"] == "2" and doc["provenance"]["seeds"]["simulated"] == 0
     assert doc["cost"]["judgments"] == 2 * 200 * 8
+    # how each student generated: its checkpoint's defaults (read from its folder), the protocol's overrides
+    for student in doc["gate"]:
+        gen = doc["provenance"]["generation"][student]
+        assert gen["read_from"].endswith("generation_config.json") and gen["protocol"]["top_k"] == 0
+        assert gen["effective"]["audit_candidates"]["do_sample"] is True
+        assert gen["effective"]["evaluation"]["do_sample"] is False
 
 
 def test_gate_flips_where_rubric_accuracy_crosses_the_baseline(demo_settings, tmp_path):
