@@ -23,6 +23,11 @@ def get_task(name: str, **options: Any) -> Task:
     return TASKS.get(name)(**options)
 
 
+def max_images_per_item(names: Iterable[str] | None = None) -> int:
+    """The most images one item of the named tasks (all registered ones by default) carries."""
+    return max(TASKS.get(n).max_images for n in (TASKS.names() if names is None else names))
+
+
 def list_tasks() -> list[str]:
     return TASKS.names()
 

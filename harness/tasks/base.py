@@ -82,6 +82,8 @@ class Task(ABC):
     #: Items in the split the protocol uses (the published dataset's row count), so that a dry run plans without a
     #: download; a task that does not declare it cannot be planned (never silently 0 items).
     size: ClassVar[int | None] = None
+    #: The most images one item carries (a multi-image judge request holds them all: the vLLM engine's limit).
+    max_images: ClassVar[int] = 1
 
     def __init__(self, configs: Sequence[str] | None = None) -> None:
         """``configs`` narrows a multi-config task (e.g. some MMMU subjects) to those named."""

@@ -28,6 +28,7 @@ class Blink(Task):
         repo_id="BLINK-Benchmark/BLINK", revision="main", split="val", configs=SUBTASKS
     )
     id_field: ClassVar[str] = "idx"
+    max_images: ClassVar[int] = MAX_IMAGES
     size: ClassVar[int] = 1901  # val, 14 subtasks
 
     def to_item(self, row: Mapping[str, Any]) -> Item:

@@ -47,6 +47,7 @@ class MMMU(Task):
         repo_id="MMMU/MMMU", revision="main", split="validation", configs=SUBJECTS
     )
     id_field: ClassVar[str] = "id"
+    max_images: ClassVar[int] = MAX_IMAGES
     size: ClassVar[int] = 900  # validation, 30 subjects x 30
 
     def to_item(self, row: Mapping[str, Any]) -> Item:

@@ -30,6 +30,68 @@ class VLLMUnavailable(RuntimeError):
     """vLLM is not installed or no GPU is visible."""
 
 
+#: The longest judge request the engine is built for (prompt + answer), unless the checkpoint's own limit is lower:
+#: the MMMU's seven images at their published sizes, the rubric, a 512-token candidate and the answer fit with room
+#: to spare, while the checkpoints' own limits (Qwen3-VL: 262,144) would reserve a KV cache for one request of that
+#: length. A longer request fails as that batch's recorded error, not silently truncated.
+MAX_MODEL_LEN = 32768
+
+
+def _config_limit(ref) -> int | None:
+    """``max_position_embeddings`` of the judge's ``config.json`` (its folder, the hub cache at its revision, or the
+    published copy), or None where none is found."""
+    import json
+
+    if ref.path is not None:
+        path = ref.path / "config.json"
+        config = json.loads(path.read_text()) if path.is_file() else None
+    else:
+        from harness.hardware import checkpoint_config
+
+        found = checkpoint_config(ref.hub_id, ref.revision)
+        config = found[0] if found else None
+    if not config:
+        return None
+    value = (config.get("text_config") or config).get("max_position_embeddings")
+    return int(value) if value else None
+
+
+def engine_args(manifest) -> dict:
+    """The ``vllm.LLM`` / ``EngineArgs`` arguments of a manifest's judge: only what the manifest may decide (model,
+    revision, dtype) plus what the protocol fixes. A manifest never sets engine arguments itself, so it can neither
+    trust remote code, read host paths (``allowed_local_media_path``) nor choose a download folder.
+
+    - ``limit_mm_per_prompt``: as many images as the item with the most (MMMU: 7); no video, whose profiling run
+      would reserve memory for clips no task sends.
+    - ``max_model_len``: :data:`MAX_MODEL_LEN`, or the checkpoint's own limit if lower.
+    - ``generation_config="vllm"``: vLLM's neutral sampling defaults, not the checkpoint's ``generation_config.json``
+      (Qwen2.5-VL's repetition penalty 1.05 would change every greedy verdict; Qwen3-VL's top_k 20 every sampled
+      one); what a judgment samples with is the manifest's (:func:`sampling_args`).
+    - The chat template is the checkpoint's own (``LLM.chat`` without ``chat_template``), as the ``hf`` backend's.
+    - ``seed=0``: sampled judgments repeat run to run.
+    """
+    from harness.tasks import max_images_per_item
+
+    ref = manifest.model
+    assert ref is not None, "manifest validation guarantees a 'model' section"
+    limit = _config_limit(ref)
+    return {"model": ref.location, "revision": ref.revision, "dtype": manifest.dtype, "seed": 0,
+            "trust_remote_code": False, "limit_mm_per_prompt": {"image": max_images_per_item(), "video": 0},
+            "max_model_len": min(MAX_MODEL_LEN, limit) if limit else MAX_MODEL_LEN, "generation_config": "vllm"}
+
+
+def sampling_args(manifest) -> dict:
+    """``vllm.SamplingParams`` arguments of a manifest's judgments (without structured outputs): one greedy token
+    with ``top_logprobs`` alternatives for log-probability judging, else the manifest's temperature, top-p and answer
+    length, top-k off and no repetition penalty whatever the checkpoint says."""
+    judging = manifest.judging
+    if judging is not None and judging.mode == "logprob":
+        return {"temperature": 0.0, "max_tokens": 1, "logprobs": judging.top_logprobs}
+    gen = manifest.generation
+    return {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": 0, "repetition_penalty": 1.0,
+            "max_tokens": gen.max_new_tokens}
+
+
 @register_backend
 class VLLMBackend(VerifierBackend):
     name: ClassVar[str] = "vllm"
@@ -46,23 +108,15 @@ class VLLMBackend(VerifierBackend):
                 "the 'vllm' backend needs vLLM and a GPU (install the 'gpu' extra or use the CUDA image); "
                 f"import failed: {err}"
             ) from None
-        ref = manifest.model
-        assert ref is not None, "manifest validation guarantees a 'model' section"
-        gen = manifest.generation
-        self.llm = LLM(model=ref.location, revision=ref.revision, dtype=manifest.dtype,
-                       limit_mm_per_prompt={"image": 8}, seed=0)
+        self.llm = LLM(**engine_args(manifest))
         judging = manifest.judging
         self._judging = judging if judging is not None and judging.mode == "logprob" else None
-        if self._judging is not None:
-            self.params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=self._judging.top_logprobs)
-        else:
-            structured = {}
-            if structured_output(manifest):  # the answer constrained to the verdict's JSON schema
-                from vllm.sampling_params import StructuredOutputsParams
+        structured = {}
+        if self._judging is None and structured_output(manifest):  # the answer constrained to the verdict's schema
+            from vllm.sampling_params import StructuredOutputsParams
 
-                structured = {"structured_outputs": StructuredOutputsParams(json=VERDICT_JSON_SCHEMA)}
-            self.params = SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_new_tokens,
-                                         **structured)
+            structured = {"structured_outputs": StructuredOutputsParams(json=VERDICT_JSON_SCHEMA)}
+        self.params = SamplingParams(**sampling_args(manifest), **structured)
         self.device_seconds = 0.0
 
     def judge(self, requests: Sequence[JudgeRequest]) -> list[RawJudgment]:
