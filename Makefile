@@ -14,6 +14,14 @@ export COMPOSE_PROJECT_NAME ?= verifier-ladder
 
 .PHONY: install test lint demo serve worker submit bench docker-build constraints up down test-stack clean
 
+# The second test environment: the GPU image's torch 2.14 with torchvision (the stock Qwen VL processors build a
+# video processor, which needs torchvision; torchvision does not import beside the CPU torch 2.13). Only torch and
+# torchvision are installed in it (from this machine's disk); every other package, and the harness, come from the
+# main environment, added after its own site-packages (a .pth line), so the two never disagree on anything else.
+STOCK       := .venv-stock
+STOCK_STAMP := $(STOCK)/.installed
+STOCK_TORCH := torch==2.14.1 torchvision==0.29.1
+
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -26,8 +34,17 @@ $(STAMP): pyproject.toml
 # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait. On 2 cores, one other
 # busy process (a test's background worker, the docker daemon) made spinning tiny-model generation 21x slower
 # (2.76 s vs 0.13 s alone, bench/omp_contention.py); passive: 0.20 s beside it, 0.19 s alone.
-test: $(STAMP)
-	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+test: $(STAMP) $(STOCK_STAMP)
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not stock"
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(STOCK)/bin/python -m pytest -q -m stock
+
+$(STOCK_STAMP): $(STAMP)
+	test -x $(STOCK)/bin/python || $(PYTHON) -m venv $(STOCK)
+	$(STOCK)/bin/pip install -q $(STOCK_TORCH)
+	echo "import site; site.addsitedir('$(abspath $(shell $(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"))')" \
+		> "$$($(STOCK)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/main-env.pth"
+	$(STOCK)/bin/python -c "import torch, torchvision, harness; print('stock test environment: torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	touch $(STOCK_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness leaderboard tests bench
@@ -82,4 +99,4 @@ test-stack: $(STAMP)
 	LADDER_TEST_STACK=1 $(BIN)/python -m pytest -q -s tests/test_stack.py
 
 clean:
-	rm -rf $(VENV) .ladder .pytest_cache test-artifacts
+	rm -rf $(VENV) $(STOCK) .ladder .pytest_cache test-artifacts

@@ -14,3 +14,8 @@ FETCH_HINT = ("run `ladder fetch --profile production` with the network on (it c
 class MissingInput(RuntimeError):
     """A dataset or model a command needs is not here (offline and not fetched, or a wrong path). The message
     names what is missing and what to run."""
+
+
+class MissingDependency(MissingInput):
+    """A package a model needs is not installed here (e.g. torchvision, for a checkpoint's stock video processor).
+    The message names the package and where it is installed."""

@@ -2,9 +2,11 @@
 
 Production students and verifiers are hub checkpoints pinned to a revision; tests and the CPU
 demo use tiny models saved to a folder. Both go through ``AutoModelForImageTextToText`` and
-``AutoProcessor``; the image-only processors are registered first (see
-:mod:`harness.models.processing`) and the processor's type is checked, so a silent fallback to
-a bare tokenizer is an error rather than a confusing failure later.
+``AutoProcessor``, which takes the processor class the checkpoint names: the stock Qwen VL processors
+for published checkpoints (and their real-layout test copies), which need torchvision, or the
+image-only subclasses of :mod:`harness.models.processing` that the tiny models name (registered
+first). The processor's type is checked, so a silent fallback to a bare tokenizer is an error
+rather than a confusing failure later.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from contextlib import contextmanager
 
 from harness.config import DType, ModelRef
-from harness.errors import FETCH_HINT, MissingInput
+from harness.errors import FETCH_HINT, MissingDependency, MissingInput
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,15 @@ def load_processor(ref: ModelRef):
     import harness.models.processing  # noqa: F401 - registers the image-only processors
 
     with _available(ref):
-        processor = AutoProcessor.from_pretrained(ref.location, revision=ref.revision)
+        try:
+            processor = AutoProcessor.from_pretrained(ref.location, revision=ref.revision)
+        except ImportError as err:
+            if "torchvision" not in str(err).lower():
+                raise
+            raise MissingDependency(
+                f"{ref.location}: its stock processor builds a video processor, which needs torchvision, and "
+                "torchvision is not installed here (the GPU image has it; `make test` builds .venv-stock with it on "
+                "a CPU machine)") from None
     if not isinstance(processor, ProcessorMixin) or getattr(processor, "image_processor", None) is None:
         raise TypeError(
             f"{ref.location}: AutoProcessor returned {type(processor).__name__}, not a multimodal processor"
