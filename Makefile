@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 # busy process (a test's background worker, the docker daemon) made spinning tiny-model generation 21x slower
 # (2.76 s vs 0.13 s alone, bench/omp_contention.py); passive: 0.20 s beside it, 0.19 s alone.
 test: $(STAMP) $(STOCK_STAMP)
-	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not stock"
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not stock" --durations=15
 	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(STOCK)/bin/python -m pytest -q -m stock
 
 $(STOCK_STAMP): $(STAMP)
