@@ -12,7 +12,7 @@ PROFILE  ?= production
 COMPOSE_FILES ?= -f compose.yaml
 export COMPOSE_PROJECT_NAME ?= verifier-ladder
 
-.PHONY: install test lint demo serve worker submit bench docker-build constraints up down test-stack clean
+.PHONY: install stock-env test lint demo serve worker submit bench docker-build constraints up down test-stack clean
 
 # The second test environment: the GPU image's torch 2.14 with torchvision (the stock Qwen VL processors build a
 # video processor, which needs torchvision; torchvision does not import beside the CPU torch 2.13). Only torch and
@@ -37,6 +37,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP) $(STOCK_STAMP)
 	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not stock" --durations=15
 	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(STOCK)/bin/python -m pytest -q -m stock
+
+stock-env: $(STOCK_STAMP)
 
 $(STOCK_STAMP): $(STAMP)
 	test -x $(STOCK)/bin/python || $(PYTHON) -m venv $(STOCK)
