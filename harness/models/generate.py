@@ -166,19 +166,10 @@ def checkpoint_generation(model: dict) -> tuple[dict, str]:
     """A model's published ``generation_config.json`` and where it was read, from its provenance description
     (``{"path": ...}`` or ``{"hub_id": ..., "revision": ...}``): the saved folder's, else the hub cache's at the
     revision, else the published copy (:mod:`harness.models.published`); ``({}, "none")`` if it ships none."""
-    import json
-    from pathlib import Path
+    from harness.models.published import model_json
 
-    from harness.models.published import checkpoint_json
-
-    if model.get("path"):
-        path = Path(model["path"]) / "generation_config.json"
-        return (json.loads(path.read_text()), str(path)) if path.is_file() else ({}, "none")
-    if model.get("hub_id"):
-        found = checkpoint_json(model["hub_id"], "generation_config.json", model.get("revision") or "main")
-        if found is not None:
-            return found
-    return {}, "none"
+    found = model_json("generation_config.json", model.get("path"), model.get("hub_id"), model.get("revision"))
+    return found if found is not None else ({}, "none")
 
 
 def student_generation(model: dict, protocol) -> dict:

@@ -40,18 +40,12 @@ MAX_MODEL_LEN = 32768
 def _config_limit(ref) -> int | None:
     """``max_position_embeddings`` of the judge's ``config.json`` (its folder, the hub cache at its revision, or the
     published copy), or None where none is found."""
-    import json
+    from harness.models.published import model_json
 
-    if ref.path is not None:
-        path = ref.path / "config.json"
-        config = json.loads(path.read_text()) if path.is_file() else None
-    else:
-        from harness.hardware import checkpoint_config
-
-        found = checkpoint_config(ref.hub_id, ref.revision)
-        config = found[0] if found else None
-    if not config:
+    found = model_json("config.json", ref.path, ref.hub_id, ref.revision)
+    if not found or not found[0]:
         return None
+    config = found[0]
     value = (config.get("text_config") or config).get("max_position_embeddings")
     return int(value) if value else None
 

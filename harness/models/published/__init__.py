@@ -12,10 +12,12 @@ this on machines without torch.
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).parent
+logger = logging.getLogger(__name__)
 
 
 def folder_name(hub_id: str) -> str:
@@ -59,8 +61,6 @@ def published_json(hub_id: str, filename: str) -> dict | None:
 def checkpoint_json(hub_id: str, filename: str, revision: str = "main") -> tuple[dict, str] | None:
     """One JSON file of a hub checkpoint and where it was read: the hub cache at ``revision`` (what ``ladder fetch``
     downloaded; never the network), else the copy kept here; None if neither has it."""
-    import logging
-
     path = None
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -68,18 +68,28 @@ def checkpoint_json(hub_id: str, filename: str, revision: str = "main") -> tuple
         found = try_to_load_from_cache(hub_id, filename, revision=revision)
         path = found if isinstance(found, str) else None
     except Exception:  # a repo id the hub would refuse, a broken cache: fall through to the kept copy
-        logging.getLogger(__name__).debug("no cached %s for %s@%s", filename, hub_id, revision, exc_info=True)
+        logger.debug("no cached %s for %s@%s", filename, hub_id, revision, exc_info=True)
     if path is not None:
         try:
             return json.loads(Path(path).read_text()), f"{filename} of {hub_id}@{revision} (hub cache)"
         except (OSError, ValueError) as err:
-            logging.getLogger(__name__).warning("unreadable cached %s for %s@%s (%s): using the kept copy",
-                                                filename, hub_id, revision, err)
+            logger.warning("unreadable cached %s for %s@%s (%s): using the kept copy", filename, hub_id, revision,
+                           err)
     data = published_json(hub_id, filename)
     if data is None:
         return None
     status = (file_source(hub_id, filename) or {}).get("status", "verbatim")
     return data, f"{filename} of {hub_id} (published copy, {status}: harness/models/published)"
+
+
+def model_json(filename: str, path: str | Path | None = None, hub_id: str | None = None,
+               revision: str | None = None) -> tuple[dict, str] | None:
+    """One JSON file of a model given as a saved folder (``path``) or a hub id: the folder's file, else
+    :func:`checkpoint_json`'s; None if there is none."""
+    if path is not None:
+        file = Path(path) / filename
+        return (json.loads(file.read_text()), str(file)) if file.is_file() else None
+    return checkpoint_json(hub_id, filename, revision or "main") if hub_id else None
 
 
 def checkpoint_files(hub_id: str) -> dict[str, Path]:
